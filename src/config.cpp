@@ -6,6 +6,8 @@
 // error rather than a surprise at run time.
 #include "flowsentry/config.hpp"
 
+#include "flowsentry/ip_reassembly.hpp"
+
 #include <rte_config.h>
 
 #include <yaml-cpp/eventhandler.h>
@@ -307,6 +309,95 @@ void parse_detections(const Parser &p, const Item &item, DetectionConfig &d)
     });
 }
 
+void parse_defrag(const Parser &p, const Item &item, DefragConfig &d)
+{
+    Item bytes_item;
+    p.for_each_key(item, {"enabled", "max_datagrams", "max_bytes", "max_datagram_size",
+                          "max_fragments_per_datagram", "timeout"},
+                   [&](const std::string &k, const Item &v) {
+        if (k == "enabled") {
+            d.enabled = p.boolean(v);
+        } else if (k == "max_datagrams") {
+            d.max_datagrams = static_cast<uint32_t>(p.integer(v, 1, 16777216));
+        } else if (k == "max_bytes") {
+            d.max_bytes = p.integer(v, defrag_min_bytes(8), uint64_t{1} << 34);
+            bytes_item = v;
+        } else if (k == "max_datagram_size") {
+            d.max_datagram_size = static_cast<uint32_t>(p.integer(v, 8, kMaxIpDatagram));
+        } else if (k == "max_fragments_per_datagram") {
+            d.max_fragments_per_datagram = static_cast<uint32_t>(p.integer(v, 1, 65535));
+        } else {
+            d.timeout_s = static_cast<uint32_t>(p.integer(v, 1, kMaxTimeout));
+        }
+    });
+    // A datagram of max_datagram_size must fit in max_bytes, or it could
+    // never complete. The default max_bytes holds the largest: only a
+    // configured one can be short.
+    const uint64_t need = defrag_min_bytes(d.max_datagram_size);
+    if (d.max_bytes < need)
+        p.fail(bytes_item, "must be at least " + std::to_string(need) + " to hold one datagram of max_datagram_size " +
+                               std::to_string(d.max_datagram_size) + " and its headers");
+}
+
+// A list of UDP/TCP ports, each 1..65535 and listed once.
+std::vector<uint16_t> parse_port_list(const Parser &p, const Item &item)
+{
+    std::vector<uint16_t> ports;
+    std::set<uint64_t> seen;
+    p.for_each_element(item, [&](size_t, const Item &e) {
+        uint64_t port = p.integer(e, 1, 65535);
+        if (!seen.insert(port).second)
+            p.fail(e, "port listed twice");
+        ports.push_back(static_cast<uint16_t>(port));
+    });
+    return ports;
+}
+
+// VXLAN or Geneve ports: at most kMaxTunnelPorts; an empty list turns that
+// tunnel off.
+void parse_tunnel_ports(const Parser &p, const Item &item, uint16_t *ports, uint8_t &count)
+{
+    const std::vector<uint16_t> list = item.node.IsNull() ? std::vector<uint16_t>{} : parse_port_list(p, item);
+    if (list.size() > kMaxTunnelPorts)
+        p.fail(item, "must list at most " + std::to_string(kMaxTunnelPorts) + " ports");
+    std::copy(list.begin(), list.end(), ports);
+    count = static_cast<uint8_t>(list.size());
+}
+
+void parse_decode(const Parser &p, const Item &item, DecodeOptions &d)
+{
+    Item last_ports;  // the port list read last: where an overlap is reported
+    p.for_each_key(item, {"max_depth", "vxlan_ports", "geneve_ports", "mpls_payload"},
+                   [&](const std::string &k, const Item &v) {
+        if (k == "max_depth") {
+            d.max_depth = static_cast<uint8_t>(p.integer(v, 1, kMaxTunnelDepth));
+        } else if (k == "vxlan_ports") {
+            parse_tunnel_ports(p, v, d.vxlan_ports, d.vxlan_port_count);
+            last_ports = v;
+        } else if (k == "geneve_ports") {
+            parse_tunnel_ports(p, v, d.geneve_ports, d.geneve_port_count);
+            last_ports = v;
+        } else {
+            const std::string mode = p.string(v);
+            if (mode == "auto")
+                d.mpls_payload = MplsPayload::automatic;
+            else if (mode == "ip")
+                d.mpls_payload = MplsPayload::ip;
+            else if (mode == "ethernet")
+                d.mpls_payload = MplsPayload::ethernet;
+            else
+                p.fail(v, "must be auto, ip or ethernet");
+        }
+    });
+    // The defaults do not overlap, so a list was given when they do.
+    const uint16_t *geneve_begin = d.geneve_ports;
+    const uint16_t *geneve_end = geneve_begin + d.geneve_port_count;
+    for (uint8_t i = 0; i < d.vxlan_port_count; ++i)
+        if (std::find(geneve_begin, geneve_end, d.vxlan_ports[i]) != geneve_end)
+            p.fail(last_ports, "port " + std::to_string(d.vxlan_ports[i]) +
+                                   " is in both decode.vxlan_ports and decode.geneve_ports");
+}
+
 uint8_t syslog_facility(const Parser &p, const Item &item)
 {
     static const char *const names[] = {"kern",   "user",     "mail",    "daemon",       "auth",   "syslog",
@@ -481,7 +572,7 @@ Config parse_root(const Parser &p, const YAML::Node &root, const std::string &so
     p.for_each_key(top, {"workers", "worker_lcores", "burst_size", "ports", "mempool", "flow_table",
                          "telnet", "alert_ring", "output", "stats", "community_id", "observer",
                          "link_up_timeout", "scatter", "spreading", "telemetry", "home_networks",
-                         "detections", "sinks"},
+                         "detections", "sinks", "defrag", "decode"},
                    [&](const std::string &k, const Item &v) {
         if (k == "workers") {
             c.workers = static_cast<uint32_t>(p.integer(v, 1, kMaxWorkers));
@@ -544,14 +635,7 @@ Config parse_root(const Parser &p, const YAML::Node &root, const std::string &so
                            [&](const std::string &tk, const Item &tv) {
                 if (tk != "ports")
                     return parse_inspection(p, tk, tv, source, c.inspection);
-                std::vector<uint16_t> ports;
-                std::set<uint64_t> seen;
-                p.for_each_element(tv, [&](size_t, const Item &e) {
-                    uint64_t port = p.integer(e, 1, 65535);
-                    if (!seen.insert(port).second)
-                        p.fail(e, "port listed twice");
-                    ports.push_back(static_cast<uint16_t>(port));
-                });
+                const std::vector<uint16_t> ports = parse_port_list(p, tv);
                 if (ports.empty())
                     p.fail(tv, "must list at least one port");
                 c.telnet_ports = ports;
@@ -567,6 +651,10 @@ Config parse_root(const Parser &p, const YAML::Node &root, const std::string &so
             c.detections.home_networks = parse_cidr_list(p, v);
         } else if (k == "detections") {
             parse_detections(p, v, c.detections);
+        } else if (k == "defrag") {
+            parse_defrag(p, v, c.defrag);
+        } else if (k == "decode") {
+            parse_decode(p, v, c.decode);
         } else if (k == "sinks") {
             if (!v.node.IsNull())
                 p.for_each_element(v, [&](size_t, const Item &e) {

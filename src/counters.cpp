@@ -11,8 +11,13 @@ void for_each_counter(const WorkerCounters &c,
 #undef FLOWSENTRY_VISIT
     for (int i = 0; i < static_cast<int>(DecodeResult::count_); ++i)
         fn("decode", decode_result_name(static_cast<DecodeResult>(i)), c.decode[i].get());
+    for (int i = 1; i < static_cast<int>(TunnelType::count_); ++i)
+        fn("layer", tunnel_type_name(static_cast<TunnelType>(i)), c.layer[i].get());
     for (int i = 0; i < static_cast<int>(HandshakeOutcome::count_); ++i)
         fn("handshake", handshake_outcome_name(static_cast<HandshakeOutcome>(i)), c.handshake[i].get());
+#define FLOWSENTRY_VISIT(name) fn("defrag", #name, c.defrag.name.get());
+    FLOWSENTRY_DEFRAG_COUNTERS(FLOWSENTRY_VISIT)
+#undef FLOWSENTRY_VISIT
 }
 
 }  // namespace flowsentry

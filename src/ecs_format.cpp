@@ -131,6 +131,44 @@ void endpoint(JsonWriter &w, const char *name, const std::string &ip, uint16_t p
     w.EndObject();
 }
 
+// flowsentry.tunnel: how the packet reached us. Written inside the open
+// flowsentry object; nothing for a packet that came through no tunnel.
+void tunnel_fields(JsonWriter &w, const EventRecord &rec)
+{
+    if (rec.tunnel_type == TunnelType::none)
+        return;
+    key(w, "tunnel");
+    w.StartObject();
+    field(w, "type", tunnel_type_name(rec.tunnel_type));
+    if (rec.tunnel_tenant != TunnelType::none) {
+        field_u64(w, "id", rec.tunnel_id);
+        field(w, "id_type", tunnel_type_name(rec.tunnel_tenant));
+    }
+    if (rec.outer_ip_version != 0) {
+        key(w, "source");
+        w.StartObject();
+        field(w, "ip", format_ip(rec.outer_ip_version, rec.outer_src));
+        w.EndObject();
+        key(w, "destination");
+        w.StartObject();
+        field(w, "ip", format_ip(rec.outer_ip_version, rec.outer_dst));
+        w.EndObject();
+    }
+    if (rec.tunnel_type == TunnelType::erspan2 || rec.tunnel_type == TunnelType::erspan3) {
+        key(w, "erspan");
+        w.StartObject();
+        field_u64(w, "session_id", rec.erspan_session);
+        w.EndObject();
+    }
+    if (rec.outer_vlan != 0) {
+        key(w, "vlan");
+        w.StartObject();
+        field(w, "id", std::to_string(rec.outer_vlan));  // a keyword, as vlan.id
+        w.EndObject();
+    }
+    w.EndObject();
+}
+
 template <size_t N>
 void string_array(JsonWriter &w, const char *k, const char *const (&items)[N])
 {
@@ -369,16 +407,21 @@ void EcsFormatter::format(const EventRecord &rec, std::string &out, const AlertD
         w.EndObject();
     }
 
-    if (is_end) {
-        char hist[16];
-        const unsigned hlen = format_history(rec.history, hist);
+    // One flowsentry object per document: alerts write theirs below.
+    const bool tunnelled = rec.tunnel_type != TunnelType::none;
+    if (is_end || (tunnelled && !is_alert)) {
         key(w, "flowsentry");
         w.StartObject();
-        field(w, "conn_state",
-              conn_state_name(static_cast<TcpState>(rec.tcp_state), rec.history));
-        key(w, "history");
-        put_string(w, hist, std::min<size_t>(hlen, sizeof hist));
-        field(w, "end_reason", end_reason_name(rec.end_reason));
+        if (is_end) {
+            char hist[16];
+            const unsigned hlen = format_history(rec.history, hist);
+            field(w, "conn_state",
+                  conn_state_name(static_cast<TcpState>(rec.tcp_state), rec.history));
+            key(w, "history");
+            put_string(w, hist, std::min<size_t>(hlen, sizeof hist));
+            field(w, "end_reason", end_reason_name(rec.end_reason));
+        }
+        tunnel_fields(w, rec);
         w.EndObject();
     }
 
@@ -412,9 +455,10 @@ void EcsFormatter::format(const EventRecord &rec, std::string &out, const AlertD
         message += ':';
         message += std::to_string(rec.server_port);
         const bool has_details = details != nullptr && details->group != nullptr;
-        if (has_details || is_signature) {
+        if (has_details || is_signature || tunnelled) {
             key(w, "flowsentry");
             w.StartObject();
+            tunnel_fields(w, rec);
             if (is_signature) {
                 key(w, "signature");
                 w.StartObject();

@@ -8,8 +8,8 @@
 namespace flowsentry {
 
 void make_flow_key(const DecodedPacket &pkt, FlowKey &key, bool &sender_is_lo) {
-    // The key is hashed and compared as 48 raw bytes, so padding and the
-    // reserved fields must be zero, not whatever the caller's memory held.
+    // The key is hashed and compared as 48 raw bytes, so padding must be
+    // zero, not whatever the caller's memory held.
     std::memset(&key, 0, sizeof key);
 
     // Order the two endpoints by (address bytes, port): the same rule for both
@@ -34,7 +34,10 @@ void make_flow_key(const DecodedPacket &pkt, FlowKey &key, bool &sender_is_lo) {
     // of its identity even if the caller left something in them.
     for (unsigned i = 0; i < pkt.vlan_count && i < kMaxVlanTags; ++i)
         key.vlan[i] = pkt.vlan[i];
-    key.tunnel_id = 0;
+    if (pkt.tunnel_layers != 0) {
+        key.tunnel_id = pkt.tunnel.id;
+        key.tunnel_type = pkt.tunnel.tenant;
+    }
     key.l4_proto = pkt.l4_proto;
     key.ip_version = pkt.ip_version;
 }
@@ -42,6 +45,17 @@ void make_flow_key(const DecodedPacket &pkt, FlowKey &key, bool &sender_is_lo) {
 uint32_t flow_key_hash(const FlowKey &key, uint32_t seed) {
     // FlowKey is 8-byte aligned, as rte_hash_crc's 8-byte reads need.
     return rte_hash_crc(&key, sizeof key, seed);
+}
+
+uint32_t flow_spread_hash(const DecodedPacket &pkt) {
+    FlowKey key;
+    bool sender_is_lo;
+    make_flow_key(pkt, key, sender_is_lo);
+    // Two endpoints with the same address differ only by port; with ports
+    // gone they are one, whichever order make_flow_key chose.
+    key.port_lo = 0;
+    key.port_hi = 0;
+    return flow_key_hash(key);
 }
 
 }  // namespace flowsentry

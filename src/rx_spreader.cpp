@@ -22,21 +22,21 @@ constexpr uint32_t kMaxBurst = 512;
 
 }  // namespace
 
-int spread_worker_of(const uint8_t *frame, uint32_t len, uint16_t workers)
+int spread_worker_of(const uint8_t *frame, uint32_t len, uint16_t workers, const DecodeOptions &options)
 {
     DecodedPacket pkt;
-    if (decode_packet(frame, len, pkt) != DecodeResult::ok)
+    const DecodeResult r = decode_packet(frame, len, pkt, options);
+    if (r != DecodeResult::ok && r != DecodeResult::ipv4_fragment && r != DecodeResult::ipv6_fragment)
         return -1;
-    FlowKey key;
-    bool sender_is_lo;
-    make_flow_key(pkt, key, sender_is_lo);
-    return static_cast<int>((uint64_t(flow_key_hash(key)) * workers) >> 32);
+    return static_cast<int>((uint64_t(flow_spread_hash(pkt)) * workers) >> 32);
 }
 
-RxSpreader::RxSpreader(uint16_t workers, uint32_t ring_size, uint32_t burst_size, int socket_id)
+RxSpreader::RxSpreader(uint16_t workers, uint32_t ring_size, uint32_t burst_size, int socket_id,
+                       const DecodeOptions &decode)
     : stages_(new Stage[workers]),
       queued_(new Counter[workers]),
       ring_full_(new Counter[workers]),
+      decode_(decode),
       burst_size_(static_cast<uint16_t>(std::min(burst_size, kMaxBurst)))
 {
     for (uint16_t w = 0; w < workers; ++w) {
@@ -165,7 +165,7 @@ void RxSpreader::spread(rte_mbuf *const *pkts, uint16_t n)
 void RxSpreader::stage(rte_mbuf *m)
 {
     // The headers are in the first segment; the worker handles the rest.
-    int w = spread_worker_of(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, workers());
+    int w = spread_worker_of(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, workers(), decode_);
     if (w < 0) {
         counters_.unparsed.add();
         w = 0;

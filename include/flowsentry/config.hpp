@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "flowsentry/address_set.hpp"
+#include "flowsentry/decode.hpp"
 
 namespace flowsentry {
 
@@ -87,6 +88,16 @@ struct InspectionConfig {
     uint32_t brute_force_window_s = 60;        // ... within this many seconds
 };
 
+// IP reassembly (ip_reassembly.hpp), per worker; every bound counted when hit.
+struct DefragConfig {
+    bool enabled = true;                       // false: fragments are counted by decode and dropped
+    uint32_t max_datagrams = 4096;             // datagrams in progress
+    uint64_t max_bytes = 4u << 20;             // data held (512-byte blocks)
+    uint32_t max_datagram_size = 65535;        // bytes after the unfragmentable part
+    uint32_t max_fragments_per_datagram = 64;
+    uint32_t timeout_s = 30;                   // from a datagram's first fragment (packet time)
+};
+
 struct Config {
     std::string source;                    // file it came from, for messages
     uint32_t workers = 1;
@@ -106,6 +117,8 @@ struct Config {
     uint32_t link_up_timeout_s = 10;       // wait for ports' links at start; 0 = don't wait
     bool scatter = false;                  // receive frames larger than one mbuf (else drop and count)
     SpreadingConfig spreading;
+    DefragConfig defrag;
+    DecodeOptions decode;                  // tunnel depth, VXLAN/Geneve ports, MPLS payload
     bool telemetry = true;                 // /flowsentry/* commands on the DPDK telemetry socket
     DetectionConfig detections;
     std::vector<SinkConfig> sinks;         // empty: one sink from `output`

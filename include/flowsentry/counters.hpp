@@ -71,11 +71,41 @@ private:
     X(reasm_out_of_window_bytes)                                              \
     X(reasm_released_bytes)     /* held, then freed undelivered */
 
+// IP reassembly (ip_reassembly.hpp): every fragment taken, every datagram
+// completed or dropped, and why.
+#define FLOWSENTRY_DEFRAG_COUNTERS(X)                                         \
+    X(fragments)            /* fragments given to the reassembler */         \
+    X(reassembled)          /* datagrams completed and decoded again */      \
+    X(timed_out)            /* incomplete at their timeout */                \
+    X(flushed)              /* incomplete at shutdown */                     \
+    X(evicted)              /* oldest incomplete one dropped: table full */  \
+    X(memory_evicted)       /* incomplete one dropped: max_bytes held */     \
+    X(overlaps)             /* fragments overlapping held data: first copy won */ \
+    X(overlap_bytes)        /* bytes of theirs not used */                   \
+    X(duplicates)           /* fragments adding nothing, bytes identical */  \
+    X(tiny_first)           /* first fragment shorter than its transport header: dropped */ \
+    X(transport_overlap)    /* a later fragment inside the transport header: dropped */ \
+    X(inconsistent)         /* past the last fragment, two last ones, odd middle length: dropped */ \
+    X(too_big)              /* past max_datagram_size: dropped */            \
+    X(oversize)             /* past 65535 bytes of IP datagram: dropped */   \
+    X(too_many_fragments)   /* past max_fragments_per_datagram: dropped */   \
+    X(header_too_long)      /* headers before the data past 512 bytes: dropped */ \
+    X(discarded)            /* fragments of a datagram already dropped */    \
+    X(refragmented)         /* a reassembled datagram decoded as a fragment again */
+
+struct DefragCounters {
+#define FLOWSENTRY_COUNTER_FIELD(name) Counter name;
+    FLOWSENTRY_DEFRAG_COUNTERS(FLOWSENTRY_COUNTER_FIELD)
+#undef FLOWSENTRY_COUNTER_FIELD
+};
+
 struct WorkerCounters {
 #define FLOWSENTRY_COUNTER_FIELD(name) Counter name;
     FLOWSENTRY_WORKER_COUNTERS(FLOWSENTRY_COUNTER_FIELD)
 #undef FLOWSENTRY_COUNTER_FIELD
+    DefragCounters defrag;
     Counter decode[static_cast<int>(DecodeResult::count_)];
+    Counter layer[static_cast<int>(TunnelType::count_)];  // tunnel layers seen; [none] unused
     Counter handshake[static_cast<int>(HandshakeOutcome::count_)];
 };
 

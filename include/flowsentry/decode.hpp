@@ -1,4 +1,6 @@
-// Decode: Ethernet / 802.1Q / QinQ / IPv4 / IPv6 (extension headers) / TCP / UDP.
+// Decode: Ethernet / 802.1Q / QinQ / IPv4 / IPv6 (extension headers) / TCP /
+// UDP, descending through encapsulations: MPLS, GRE, ERSPAN I/II/III, VXLAN,
+// Geneve, IP-in-IP and IPv6-in-IP, to the innermost IP and its transport.
 //
 // Pure function over a byte buffer so it runs the same on an mbuf, a fuzzer
 // input or a test vector. It never reads past `len` and never allocates.
@@ -15,8 +17,8 @@ namespace flowsentry {
     X(ok)                                                                     \
     X(unsupported_ethertype)  /* ARP, LLDP, ...: not IP */                    \
     X(unsupported_transport)  /* ICMP, SCTP, ...: IP but not TCP/UDP */       \
-    X(ipv4_fragment)          /* not the first fragment: no ports */          \
-    X(ipv6_fragment)                                                          \
+    X(ipv4_fragment)          /* any fragment (MF or offset): see FragmentInfo */ \
+    X(ipv6_fragment)          /* Fragment header with offset or M; not atomic */ \
     X(eth_truncated)                                                          \
     X(vlan_truncated)                                                         \
     X(vlan_too_many_tags)                                                     \
@@ -32,7 +34,22 @@ namespace flowsentry {
     X(tcp_truncated)                                                          \
     X(tcp_bad_data_offset)                                                    \
     X(udp_truncated)                                                          \
-    X(udp_bad_length)
+    X(udp_bad_length)                                                         \
+    X(unsupported_encapsulation) /* GRE/Geneve payload, ERSPAN III frame type */ \
+    X(tunnel_too_deep)        /* more than decode.max_depth tunnel layers */  \
+    X(mpls_truncated)         /* no bottom-of-stack label, or nothing after */ \
+    X(mpls_too_many_labels)   /* more than kMaxMplsLabels */                 \
+    X(mpls_bad_payload)       /* mpls_payload ip: first nibble not 4 or 6 */ \
+    X(gre_truncated)                                                          \
+    X(gre_bad_version)        /* version != 0 (PPTP's enhanced GRE too) */   \
+    X(gre_bad_flags)          /* routing or reserved bits set (RFC 2784) */  \
+    X(erspan_truncated)                                                       \
+    X(erspan_bad_version)     /* type II header without version 1, III without 2 */ \
+    X(vxlan_truncated)                                                        \
+    X(vxlan_bad_flags)        /* I flag (valid VNI) not set */                \
+    X(geneve_truncated)                                                       \
+    X(geneve_bad_version)                                                     \
+    X(geneve_bad_options)     /* options longer than the datagram */
 
 enum class DecodeResult : uint8_t {
 #define FLOWSENTRY_ENUM_ITEM(name) name,
@@ -48,6 +65,58 @@ constexpr unsigned kMaxVlanTags = 2;
 // Most IPv6 extension headers walked before giving up (bounds the work an
 // attacker can make one packet cost).
 constexpr unsigned kMaxIpv6ExtHeaders = 8;
+// Most labels in one MPLS stack (the same kind of bound).
+constexpr unsigned kMaxMplsLabels = 8;
+// Most tunnel layers decode.max_depth may allow.
+constexpr unsigned kMaxTunnelDepth = 8;
+// Length fields that can enclose the innermost IP header: one IP header per
+// tunnel layer and the outermost one, and a UDP header per tunnel layer.
+constexpr unsigned kMaxEnclosingLengths = 2 * kMaxTunnelDepth + 1;
+// Most UDP ports configured for each of VXLAN and Geneve.
+constexpr unsigned kMaxTunnelPorts = 8;
+
+// Tunnel layers decode descends through. Each has a counter "layer.<name>"
+// (a packet counts once per layer it carries) and is a value of
+// flowsentry.tunnel.type.
+#define FLOWSENTRY_TUNNEL_TYPES(X)                                            \
+    X(mpls)        /* one label stack, 0x8847 or 0x8848 */                    \
+    X(gre)         /* GRE carrying IP, MPLS or Ethernet (0x6558) */            \
+    X(erspan1)     /* GRE 0x88BE without sequence number: no header */        \
+    X(erspan2)     /* GRE 0x88BE with sequence number: 8-byte header */       \
+    X(erspan3)     /* GRE 0x22EB: 12-byte header (+8 platform subheader) */   \
+    X(vxlan)       /* UDP to decode.vxlan_ports */                             \
+    X(geneve)      /* UDP to decode.geneve_ports */                            \
+    X(ipip)        /* IPv4 in IPv4/IPv6 (protocol 4) */                        \
+    X(ipv6_in_ip)  /* IPv6 in IPv4/IPv6 (protocol 41, 6in4) */
+
+enum class TunnelType : uint8_t {
+    none = 0,
+#define FLOWSENTRY_ENUM_ITEM(name) name,
+    FLOWSENTRY_TUNNEL_TYPES(FLOWSENTRY_ENUM_ITEM)
+#undef FLOWSENTRY_ENUM_ITEM
+    count_
+};
+
+const char *tunnel_type_name(TunnelType t);  // "none", "mpls", ...
+
+// What follows an MPLS label stack (nothing in the labels says).
+enum class MplsPayload : uint8_t {
+    automatic,  // IPv4/IPv6 when the first nibble is 4/6, else Ethernet (pseudowire without control word)
+    ip,         // always IP; another first nibble is malformed
+    ethernet,   // always Ethernet (pseudowire without control word)
+};
+
+// The decode: section of the configuration.
+struct DecodeOptions {
+    uint8_t max_depth = 4;  // tunnel layers, 1..kMaxTunnelDepth
+    MplsPayload mpls_payload = MplsPayload::automatic;
+    uint8_t vxlan_port_count = 1;
+    uint8_t geneve_port_count = 1;
+    uint16_t vxlan_ports[kMaxTunnelPorts] = {4789};
+    uint16_t geneve_ports[kMaxTunnelPorts] = {6081};
+};
+
+extern const DecodeOptions kDefaultDecodeOptions;
 
 namespace tcp_flag {
 constexpr uint8_t fin = 0x01;
@@ -57,8 +126,48 @@ constexpr uint8_t psh = 0x08;
 constexpr uint8_t ack = 0x10;
 }  // namespace tcp_flag
 
+// Where a fragment sits, for the reassembler. Filled on ipv4_fragment and
+// ipv6_fragment only. A reassembled datagram is handed back to decode as the
+// first fragment's bytes up to ip_offset + header_len followed by the data,
+// with the IPv4 length/flags (or IPv6 payload length and a Fragment header of
+// offset 0, M 0: an atomic fragment, which decode walks past) fixed up.
+struct FragmentInfo {
+    uint16_t ip_offset;    // start of the fragmented IP header in the frame
+    uint16_t header_len;   // unfragmentable part: IPv4 header with options, or
+                           // IPv6 header + extension headers up to and
+                           // including the Fragment header
+    uint16_t data_offset;  // the fragment's data in the datagram, in bytes
+    uint16_t data_len;     // bytes of fragment data here (padding excluded)
+    uint32_t id;           // IPv4: 16-bit identification; IPv6: 32-bit
+    uint8_t more;          // MF / M flag
+    // Behind tunnels, the outer IPv4 total length, IPv6 payload length and
+    // UDP length fields count this fragment's data too: the reassembler
+    // grows each by what the other fragments add (frame offsets, outermost
+    // first).
+    uint8_t enclosing_count;
+    uint16_t enclosing_len_at[kMaxEnclosingLengths];
+};
+
+// Where the packet came through tunnels. Valid when tunnel_layers != 0.
+struct TunnelContext {
+    uint8_t outer_src[16];     // the outermost IP header that carried a tunnel
+    uint8_t outer_dst[16];     // (IPv4 in the first 4 bytes)
+    uint32_t id;               // VNI or GRE key of the innermost layer having one
+    uint16_t erspan_session;   // ERSPAN II/III session id
+    uint16_t outer_vlan;       // first VLAN ID of the outermost Ethernet header, 0: none
+    TunnelType type;           // innermost tunnel layer: what delivered the inner packet
+    TunnelType tenant;         // the layer that set `id` (vxlan, geneve, gre), else none
+    uint8_t outer_ip_version;  // 0: no IP header below the first tunnel (MPLS on Ethernet)
+};
+
 // What the fast path needs of one packet; numbers in host byte order,
 // addresses in network byte order (IPv4 in the first 4 bytes, rest zero).
+// Behind a tunnel, addresses, ports, VLAN tags (of the last Ethernet header)
+// and lengths are those of the inner packet.
+//
+// decode zeroes the fields up to `tunnel_layers` for every packet; `tunnel`
+// and `layers` only when a tunnel is entered, `fragment` only on a fragment,
+// so a plain packet pays for what it uses.
 struct DecodedPacket {
     uint8_t src_addr[16];
     uint8_t dst_addr[16];
@@ -74,10 +183,19 @@ struct DecodedPacket {
     uint32_t ack;
     uint16_t payload_offset;      // from the start of the frame
     uint16_t payload_len;         // L4 payload, Ethernet padding excluded
+    uint8_t tunnel_layers;        // tunnel layers entered, outermost first in `layers`
+    TunnelType layers[kMaxTunnelDepth];
+    TunnelContext tunnel;         // when tunnel_layers != 0
+    FragmentInfo fragment;        // on ipv4_fragment / ipv6_fragment only
 };
 
 // Fills `out` and returns ok, or the reason the packet is not inspected.
-// On a non-ok result the contents of `out` are unspecified.
-DecodeResult decode_packet(const uint8_t *frame, uint32_t len, DecodedPacket &out);
+// On ipv4_fragment / ipv6_fragment, `out` holds what the fragment shows:
+// addresses, ip_version, VLAN tags, l4_proto (of the reassembled datagram),
+// ip_len and `fragment`; no ports. On any other non-ok result the contents of
+// `out` are unspecified, except `tunnel_layers`/`layers`: the layers entered
+// before the failure (each is counted as seen).
+DecodeResult decode_packet(const uint8_t *frame, uint32_t len, DecodedPacket &out,
+                           const DecodeOptions &options = kDefaultDecodeOptions);
 
 }  // namespace flowsentry

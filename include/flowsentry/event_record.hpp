@@ -89,6 +89,16 @@ struct EventRecord {
     char user_name[32];      // login name the client typed: attacker bytes, escaped on output
     uint8_t telnet;          // Telnet by port or by payload (network.protocol)
     uint8_t login_outcome;   // telnet_cleartext_credentials: LoginOutcome
+    // Tunnel (flowsentry.tunnel). Type and id come from the flow key; the
+    // outer context from the packet that triggered the event, so records
+    // without one (timeout, eviction, shutdown) carry type and id only.
+    TunnelType tunnel_type;    // the packet's innermost tunnel layer, else the key's tenant
+    TunnelType tunnel_tenant;  // what tunnel_id is (vxlan, geneve, gre); none: no id
+    uint8_t outer_ip_version;  // 0: no outer addresses
+    uint16_t erspan_session;   // ERSPAN II/III only
+    uint16_t outer_vlan;       // 0: none
+    uint8_t outer_src[16];
+    uint8_t outer_dst[16];
 
 };
 static_assert(sizeof(EventRecord) % 8 == 0, "ring elements are copied in 8-byte words");

@@ -8,18 +8,22 @@
 namespace flowsentry {
 
 // Both directions of a connection map to the same key: the (address, port)
-// pair that compares lower is stored first. VLAN tags are part of the
-// identity so the same addresses on two VLANs are two flows.
+// pair that compares lower is stored first. VLAN tags (of the last Ethernet
+// header before the inner IP) and the tenant's tunnel identifier are part of
+// the identity, so the same addresses on two VLANs, two VXLAN VNIs or two GRE
+// keys are two flows. Other tunnel layers (MPLS labels, ERSPAN sessions, outer
+// addresses) are not: they may differ by direction.
 struct alignas(8) FlowKey {  // rte_hash_crc reads it 8 bytes at a time
     uint8_t addr_lo[16];
     uint8_t addr_hi[16];
     uint16_t port_lo;
     uint16_t port_hi;
     uint16_t vlan[kMaxVlanTags];
-    uint32_t tunnel_id;  // reserved for encapsulation (VNI, GRE key); 0 today
+    uint32_t tunnel_id;      // VXLAN/Geneve VNI or GRE key; 0: none
     uint8_t l4_proto;
     uint8_t ip_version;
-    uint8_t pad[2];
+    TunnelType tunnel_type;  // the layer tunnel_id belongs to (TunnelContext::tenant)
+    uint8_t pad;
 };
 static_assert(sizeof(FlowKey) == 48, "FlowKey is hashed as raw bytes: no implicit padding");
 
@@ -28,5 +32,10 @@ void make_flow_key(const DecodedPacket &pkt, FlowKey &key, bool &sender_is_lo);
 
 // Symmetric hash of the key (same value for both directions by construction).
 uint32_t flow_key_hash(const FlowKey &key, uint32_t seed = 0);
+
+// Symmetric hash of the key without ports: the same for both directions of a
+// flow and for every fragment of its datagrams (which have no ports), so
+// spreading by it keeps a flow and its fragments on one worker.
+uint32_t flow_spread_hash(const DecodedPacket &pkt);
 
 }  // namespace flowsentry

@@ -25,17 +25,21 @@ struct SpreadSource {
     bool timestamps;  // capture time: sources are merged in time order
 };
 
-// The worker a frame belongs to: the canonical flow key's hash scaled to
-// `workers` (its high bits, so each worker's rte_hash still sees every
-// low-bit bucket), or -1 for a frame that does not decode (the spreader
-// sends those to worker 0, which counts why).
-int spread_worker_of(const uint8_t *frame, uint32_t len, uint16_t workers);
+// The worker a frame belongs to: flow_spread_hash (canonical address pair,
+// VLAN tags, tunnel identity; no ports, so fragments follow their flow)
+// scaled to `workers` (its high bits, so each worker's rte_hash still sees
+// every low-bit bucket), or -1 for a frame that does not decode (the spreader
+// sends those to worker 0, which counts why). Decapsulates as the workers
+// do (`options`), so tunnelled flows spread by their inner addresses.
+int spread_worker_of(const uint8_t *frame, uint32_t len, uint16_t workers,
+                     const DecodeOptions &options = kDefaultDecodeOptions);
 
 class alignas(RTE_CACHE_LINE_SIZE) RxSpreader {
 public:
     // Creates one ring of `ring_size` mbufs per worker on `socket_id`.
     // Throws std::runtime_error with the cause.
-    RxSpreader(uint16_t workers, uint32_t ring_size, uint32_t burst_size, int socket_id);
+    RxSpreader(uint16_t workers, uint32_t ring_size, uint32_t burst_size, int socket_id,
+               const DecodeOptions &decode = kDefaultDecodeOptions);
     ~RxSpreader();
     RxSpreader(const RxSpreader &) = delete;
     RxSpreader &operator=(const RxSpreader &) = delete;
@@ -101,6 +105,7 @@ private:
     std::unique_ptr<Counter[]> ring_full_;
     Counters counters_;
     PacketClock clock_;  // reads capture timestamps for the merge
+    DecodeOptions decode_;
     uint16_t burst_size_;
     bool lossless_ = false;
     bool merge_ = false;

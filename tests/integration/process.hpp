@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -82,6 +84,38 @@ public:
 private:
     fs::path path_;
 };
+
+// The value at `path` (member names, outermost first), or null.
+inline const rapidjson::Value *at(const rapidjson::Value &v, std::initializer_list<const char *> path)
+{
+    const rapidjson::Value *cur = &v;
+    for (const char *k : path) {
+        if (!cur->IsObject() || !cur->HasMember(k))
+            return nullptr;
+        cur = &(*cur)[k];
+    }
+    return cur;
+}
+
+// The string at `path`, or "" when it is missing or not a string.
+inline std::string str(const rapidjson::Value &v, std::initializer_list<const char *> path)
+{
+    const rapidjson::Value *x = at(v, path);
+    return x && x->IsString() ? x->GetString() : "";
+}
+
+// The names of the files in `dir` that end in `suffix`, without it (for the
+// tests that check every generated truth file is tested).
+inline std::set<std::string> names_with_suffix(const fs::path &dir, const std::string &suffix)
+{
+    std::set<std::string> names;
+    for (const auto &e : fs::directory_iterator(dir)) {
+        const std::string f = e.path().filename().string();
+        if (f.size() > suffix.size() && f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0)
+            names.insert(f.substr(0, f.size() - suffix.size()));
+    }
+    return names;
+}
 
 // Calls fn(document) for each line of NDJSON text; a line that is not JSON
 // fails the calling test and is skipped.

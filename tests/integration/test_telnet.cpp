@@ -60,23 +60,6 @@ void collect_values(const rapidjson::Value &v, std::string &out)
     }
 }
 
-const rapidjson::Value *at(const rapidjson::Value &v, std::initializer_list<const char *> path)
-{
-    const rapidjson::Value *cur = &v;
-    for (const char *k : path) {
-        if (!cur->IsObject() || !cur->HasMember(k))
-            return nullptr;
-        cur = &(*cur)[k];
-    }
-    return cur;
-}
-
-std::string str(const rapidjson::Value &v, std::initializer_list<const char *> path)
-{
-    const rapidjson::Value *x = at(v, path);
-    return x && x->IsString() ? x->GetString() : "";
-}
-
 RunOutput run(const fs::path &pcap, const TempDir &tmp)
 {
     const fs::path out = tmp.path() / (pcap.stem().string() + ".ndjson");

@@ -41,8 +41,10 @@ Bytes operator+(Bytes a, const Bytes &b) {
 constexpr uint8_t kProtoTcp = 6;
 constexpr uint8_t kProtoUdp = 17;
 constexpr uint8_t kProtoIcmp = 1;
-constexpr uint8_t kProtoGre = 47;
 constexpr uint8_t kProtoEsp = 50;
+constexpr uint8_t kProtoIpip = 4;
+constexpr uint8_t kProtoIpv6 = 41;
+constexpr uint8_t kProtoGre = 47;
 constexpr uint8_t kProtoIcmpv6 = 58;
 constexpr uint8_t kNoNextHeader = 59;
 constexpr uint8_t kHopByHop = 0;
@@ -57,6 +59,11 @@ constexpr uint16_t kEthLldp = 0x88CC;
 constexpr uint16_t kTpid8021q = 0x8100;
 constexpr uint16_t kTpid8021ad = 0x88A8;
 constexpr uint16_t kTpid9100 = 0x9100;
+constexpr uint16_t kEthMpls = 0x8847;
+constexpr uint16_t kEthMplsMulticast = 0x8848;
+constexpr uint16_t kEthTeb = 0x6558;
+constexpr uint16_t kEthErspan = 0x88BE;
+constexpr uint16_t kEthErspan3 = 0x22EB;
 
 constexpr size_t kEth = 14;  // offset of L3 in an untagged frame
 
@@ -85,6 +92,8 @@ Bytes ethernet(uint16_t ethertype, const Bytes &l3, const std::vector<Tag> &tags
 struct Ipv4Opts {
     Bytes options;               // multiple of 4 bytes
     uint16_t flags_fragment = 0; // flags (3 bits) + fragment offset (13 bits)
+    std::array<uint8_t, 4> src = kV4Src;
+    std::array<uint8_t, 4> dst = kV4Dst;
 };
 
 Bytes ipv4(uint8_t proto, const Bytes &l4, const Ipv4Opts &o = {}) {
@@ -98,8 +107,8 @@ Bytes ipv4(uint8_t proto, const Bytes &l4, const Ipv4Opts &o = {}) {
     put8(b, 64);     // TTL
     put8(b, proto);
     put16(b, 0);     // checksum: not checked by the decoder
-    b.insert(b.end(), kV4Src.begin(), kV4Src.end());
-    b.insert(b.end(), kV4Dst.begin(), kV4Dst.end());
+    b.insert(b.end(), o.src.begin(), o.src.end());
+    b.insert(b.end(), o.dst.begin(), o.dst.end());
     append(b, o.options);
     append(b, l4);
     return b;
@@ -166,6 +175,79 @@ Bytes udp(uint16_t sport, uint16_t dport, const Bytes &payload) {
     return b;
 }
 
+// MPLS label stack; the last label has the bottom-of-stack bit.
+Bytes mpls(const std::vector<uint32_t> &labels, const Bytes &payload) {
+    Bytes b;
+    for (size_t i = 0; i < labels.size(); ++i)
+        put32(b, (labels[i] << 12) | (i + 1 == labels.size() ? 0x100u : 0u) | 64u);
+    append(b, payload);
+    return b;
+}
+
+struct GreOpts {
+    bool checksum = false;
+    bool has_key = false;
+    uint32_t key = 0;
+    bool sequence = false;
+    uint16_t extra_flags = 0;  // routing/reserved bits and version, for malformed headers
+};
+
+Bytes gre(uint16_t protocol, const Bytes &payload, const GreOpts &o = {}) {
+    Bytes b;
+    put16(b, static_cast<uint16_t>((o.checksum ? 0x8000 : 0) | (o.has_key ? 0x2000 : 0) |
+                                   (o.sequence ? 0x1000 : 0) | o.extra_flags));
+    put16(b, protocol);
+    if (o.checksum)
+        put32(b, 0xdead0000);  // checksum + reserved: not checked
+    if (o.has_key)
+        put32(b, o.key);
+    if (o.sequence)
+        put32(b, 77);
+    append(b, payload);
+    return b;
+}
+
+Bytes erspan2(uint16_t session, const Bytes &mirrored) {
+    Bytes b;
+    put16(b, 0x1000 | 0x0123);            // version 1, VLAN 0x123
+    put16(b, static_cast<uint16_t>(session & 0x3FF));
+    put32(b, 0x00000abc);                 // reserved, index
+    append(b, mirrored);
+    return b;
+}
+
+Bytes erspan3(uint16_t session, const Bytes &mirrored, bool platform, uint8_t frame_type = 0) {
+    Bytes b;
+    put16(b, 0x2000 | 0x0045);            // version 2, VLAN 0x45
+    put16(b, static_cast<uint16_t>(session & 0x3FF));
+    put32(b, 0x12345678);                 // timestamp
+    put16(b, 0xbeef);                     // SGT
+    put8(b, static_cast<uint8_t>(frame_type << 2));
+    put8(b, platform ? 0x01 : 0x00);      // O bit
+    if (platform)
+        put32(b, 0x0c000000), put32(b, 0x87654321);
+    append(b, mirrored);
+    return b;
+}
+
+Bytes vxlan(uint32_t vni, const Bytes &inner, uint8_t flags = 0x08) {
+    Bytes b{flags, 0, 0, 0};
+    put32(b, vni << 8);
+    append(b, inner);
+    return b;
+}
+
+Bytes geneve(uint32_t vni, uint16_t protocol, const Bytes &options, const Bytes &inner, uint8_t version = 0) {
+    Bytes b;
+    put8(b, static_cast<uint8_t>((version << 6) | (options.size() / 4)));
+    put8(b, 0);
+    put16(b, protocol);
+    put32(b, vni << 8);
+    append(b, options);
+    append(b, inner);
+    return b;
+}
+
 Bytes payload_of(size_t n, uint8_t first = 'a') {
     Bytes b(n);
     for (size_t i = 0; i < n; ++i)
@@ -207,6 +289,16 @@ void expect_sane(const DecodedPacket &p, size_t len) {
     EXPECT_LE(size_t{p.ip_len}, len);
 }
 
+// The tuple of the IPv4 TCP frames below, plain or tunnelled: 40000 -> 23.
+void expect_v4_tcp_tuple(const DecodedPacket &p) {
+    EXPECT_EQ(p.ip_version, 4);
+    EXPECT_EQ(p.l4_proto, kProtoTcp);
+    EXPECT_EQ(addr(p.src_addr), v4_mapped(kV4Src));
+    EXPECT_EQ(addr(p.dst_addr), v4_mapped(kV4Dst));
+    EXPECT_EQ(p.src_port, 40000);
+    EXPECT_EQ(p.dst_port, 23);
+}
+
 // A few ready-made valid frames.
 Bytes ipv4_tcp_frame() {
     TcpOpts o;
@@ -220,7 +312,7 @@ Bytes ipv6_tcp_with_ext_chain_frame() {
     const Bytes rest = ipv6_ext(kRouting, 0)            // hop-by-hop, 8 bytes
                        + ipv6_ext(kDestOpts, 1)         // routing, 16 bytes
                        + ipv6_ext(kFragment, 2)         // destination options, 24 bytes
-                       + ipv6_frag(kProtoTcp, 0, true)  // first fragment, 8 bytes
+                       + ipv6_frag(kProtoTcp, 0, false) // atomic fragment, 8 bytes
                        + tcp(51000, 23, payload_of(7));
     return ethernet(kEthIpv6, ipv6(kHopByHop, rest));
 }
@@ -258,12 +350,7 @@ TEST(DecodeIpv4, TcpFieldsAreFilled) {
     ASSERT_EQ(f.size(), 14u + 20 + 20 + 10);
     DecodedPacket p;
     ASSERT_EQ(decode(f, p), DecodeResult::ok);
-    EXPECT_EQ(p.ip_version, 4);
-    EXPECT_EQ(p.l4_proto, kProtoTcp);
-    EXPECT_EQ(addr(p.src_addr), v4_mapped(kV4Src));
-    EXPECT_EQ(addr(p.dst_addr), v4_mapped(kV4Dst));
-    EXPECT_EQ(p.src_port, 40000);
-    EXPECT_EQ(p.dst_port, 23);
+    expect_v4_tcp_tuple(p);
     EXPECT_EQ(p.seq, 0x11223344u);
     EXPECT_EQ(p.ack, 0x55667788u);
     EXPECT_EQ(p.tcp_flags, tcp_flag::psh | tcp_flag::ack);
@@ -452,11 +539,36 @@ TEST(DecodeIpv4, NonFirstFragmentHasNoPorts) {
     EXPECT_EQ(addr(p.dst_addr), v4_mapped(kV4Dst));
     EXPECT_EQ(p.src_port, 0);
     EXPECT_EQ(p.dst_port, 0);
+    EXPECT_EQ(p.fragment.ip_offset, kEth);
+    EXPECT_EQ(p.fragment.header_len, 20);
+    EXPECT_EQ(p.fragment.data_offset, 185 * 8);
+    EXPECT_EQ(p.fragment.data_len, 24);
+    EXPECT_EQ(p.fragment.id, 0x1234u);
+    EXPECT_EQ(p.fragment.more, 1);
 
     // The last fragment (no MF) and a fragment of a non-TCP/UDP protocol too.
     o.flags_fragment = 1;
-    EXPECT_EQ(decode(ethernet(kEthIpv4, ipv4(kProtoUdp, payload_of(3), o))), DecodeResult::ipv4_fragment);
+    ASSERT_EQ(decode(ethernet(kEthIpv4, ipv4(kProtoUdp, payload_of(3), o)), p), DecodeResult::ipv4_fragment);
+    EXPECT_EQ(p.l4_proto, kProtoUdp);
+    EXPECT_EQ(p.fragment.data_offset, 8);
+    EXPECT_EQ(p.fragment.data_len, 3);
+    EXPECT_EQ(p.fragment.more, 0);
     EXPECT_EQ(decode(ethernet(kEthIpv4, ipv4(kProtoIcmp, payload_of(8), o))), DecodeResult::ipv4_fragment);
+}
+
+TEST(DecodeIpv4, FragmentInfoCoversOptionsAndExcludesPadding) {
+    Ipv4Opts o;
+    o.options = {0x01, 0x01, 0x01, 0x00};
+    o.flags_fragment = 0x2000 | 2;
+    Bytes f = ethernet(kEthIpv4, ipv4(kProtoTcp, payload_of(16), o), {{kTpid8021q, 9}});
+    f.resize(f.size() + 6, 0);  // Ethernet padding is not fragment data
+    DecodedPacket p;
+    ASSERT_EQ(decode(f, p), DecodeResult::ipv4_fragment);
+    EXPECT_EQ(p.fragment.ip_offset, kEth + 4);
+    EXPECT_EQ(p.fragment.header_len, 24);
+    EXPECT_EQ(p.fragment.data_offset, 16);
+    EXPECT_EQ(p.fragment.data_len, 16);
+    EXPECT_EQ(size_t{p.fragment.ip_offset} + p.fragment.header_len + p.fragment.data_len, f.size() - 6);
 }
 
 TEST(DecodeIpv4, NonFirstFragmentKeepsVlan) {
@@ -469,15 +581,19 @@ TEST(DecodeIpv4, NonFirstFragmentKeepsVlan) {
     EXPECT_EQ(p.vlan[0], 42);
 }
 
-TEST(DecodeIpv4, FirstFragmentIsParsedForPorts) {
+TEST(DecodeIpv4, FirstFragmentGoesToReassembly) {
+    // MF at offset 0: the transport header is here, but half a payload is not
+    // a segment to inspect; the reassembler gets it like any other fragment.
     Ipv4Opts o;
-    o.flags_fragment = 0x2000;  // MF, offset 0
+    o.flags_fragment = 0x2000;
     const Bytes f = ethernet(kEthIpv4, ipv4(kProtoTcp, tcp(40000, 23, payload_of(16)), o));
     DecodedPacket p;
-    ASSERT_EQ(decode(f, p), DecodeResult::ok);
-    EXPECT_EQ(p.src_port, 40000);
-    EXPECT_EQ(p.dst_port, 23);
-    EXPECT_EQ(p.payload_len, 16);
+    ASSERT_EQ(decode(f, p), DecodeResult::ipv4_fragment);
+    EXPECT_EQ(p.l4_proto, kProtoTcp);
+    EXPECT_EQ(p.src_port, 0);
+    EXPECT_EQ(p.fragment.data_offset, 0);
+    EXPECT_EQ(p.fragment.data_len, 20 + 16);
+    EXPECT_EQ(p.fragment.more, 1);
 }
 
 TEST(DecodeIpv4, DontFragmentFlagIsNotAFragment) {
@@ -491,7 +607,7 @@ TEST(DecodeIpv4, OtherProtocolsAreUnsupportedTransport) {
     DecodedPacket p;
     ASSERT_EQ(decode(ethernet(kEthIpv4, ipv4(kProtoIcmp, icmp_echo)), p), DecodeResult::unsupported_transport);
     EXPECT_EQ(p.l4_proto, kProtoIcmp);
-    EXPECT_EQ(decode(ethernet(kEthIpv4, ipv4(kProtoGre, payload_of(20)))), DecodeResult::unsupported_transport);
+    EXPECT_EQ(decode(ethernet(kEthIpv4, ipv4(89, payload_of(20)))), DecodeResult::unsupported_transport);  // OSPF
     EXPECT_EQ(decode(ethernet(kEthIpv4, ipv4(0, payload_of(20)))), DecodeResult::unsupported_transport);
     EXPECT_EQ(decode(ethernet(kEthIpv4, ipv4(132, payload_of(20)))), DecodeResult::unsupported_transport);  // SCTP
 }
@@ -755,10 +871,33 @@ TEST(DecodeIpv6, NonFirstFragment) {
     EXPECT_EQ(p.vlan[0], 5);
     EXPECT_EQ(p.src_port, 0);
     EXPECT_EQ(p.dst_port, 0);
+    EXPECT_EQ(p.fragment.ip_offset, kEth + 4);
+    EXPECT_EQ(p.fragment.header_len, 40 + 8 + 8);  // up to and including the Fragment header
+    EXPECT_EQ(p.fragment.data_offset, 181 * 8);
+    EXPECT_EQ(p.fragment.data_len, 32);
+    EXPECT_EQ(p.fragment.id, 0xcafef00du);
+    EXPECT_EQ(p.fragment.more, 1);
 
     // The last fragment (no MF) of a non-TCP protocol is a fragment too.
-    EXPECT_EQ(decode(ethernet(kEthIpv6, ipv6(kFragment, ipv6_frag(kProtoIcmpv6, 1, false) + payload_of(8)))),
+    ASSERT_EQ(decode(ethernet(kEthIpv6, ipv6(kFragment, ipv6_frag(kProtoIcmpv6, 1, false) + payload_of(8))), p),
               DecodeResult::ipv6_fragment);
+    EXPECT_EQ(p.l4_proto, kProtoIcmpv6);
+    EXPECT_EQ(p.fragment.header_len, 48);
+    EXPECT_EQ(p.fragment.data_offset, 8);
+    EXPECT_EQ(p.fragment.more, 0);
+}
+
+TEST(DecodeIpv6, FirstFragmentGoesToReassembly) {
+    Bytes f = ethernet(kEthIpv6, ipv6(kFragment, ipv6_frag(kProtoTcp, 0, true) + tcp(40000, 23, payload_of(16))));
+    f.resize(f.size() + 4, 0);  // padding
+    DecodedPacket p;
+    ASSERT_EQ(decode(f, p), DecodeResult::ipv6_fragment);
+    EXPECT_EQ(p.l4_proto, kProtoTcp);
+    EXPECT_EQ(p.src_port, 0);
+    EXPECT_EQ(p.fragment.ip_offset, kEth);
+    EXPECT_EQ(p.fragment.data_offset, 0);
+    EXPECT_EQ(p.fragment.data_len, 20 + 16);
+    EXPECT_EQ(p.fragment.more, 1);
 }
 
 TEST(DecodeIpv6, ExtensionHeaderLimit) {
@@ -858,6 +997,396 @@ TEST(DecodeIpv6, OtherNextHeadersAreUnsupportedTransport) {
               DecodeResult::unsupported_transport);
 }
 
+// ---------------------------------------------------------------- tunnels
+
+const std::array<uint8_t, 4> kOuterSrc{203, 0, 113, 1};
+const std::array<uint8_t, 4> kOuterDst{203, 0, 113, 2};
+
+// The inner packet every tunnel test carries: IPv4 TCP 40000 -> 23 with 5
+// payload bytes, in an Ethernet frame with VLAN 7 when `tagged`.
+Bytes inner_ip() { return ipv4(kProtoTcp, tcp(40000, 23, payload_of(5))); }
+Bytes inner_frame(bool tagged = true) {
+    return ethernet(kEthIpv4, inner_ip(), tagged ? std::vector<Tag>{{kTpid8021q, 7}} : std::vector<Tag>{});
+}
+
+Ipv4Opts outer_addrs() {
+    Ipv4Opts o;
+    o.src = kOuterSrc;
+    o.dst = kOuterDst;
+    return o;
+}
+
+// An outer IPv4 on VLAN 100 carrying `proto` with `payload`.
+Bytes outer_ipv4(uint8_t proto, const Bytes &payload) {
+    return ethernet(kEthIpv4, ipv4(proto, payload, outer_addrs()), {{kTpid8021q, 100}});
+}
+
+Bytes vxlan_frame(uint32_t vni, const Bytes &inner, uint16_t port = 4789) {
+    return outer_ipv4(kProtoUdp, udp(55555, port, vxlan(vni, inner)));
+}
+
+// The inner packet came through: its tuple, and a plausible payload.
+void expect_inner_tcp(const DecodedPacket &p, size_t frame_len) {
+    expect_v4_tcp_tuple(p);
+    EXPECT_EQ(p.payload_len, 5);
+    EXPECT_EQ(size_t{p.payload_offset} + 5, frame_len);
+}
+
+void expect_outer_ipv4(const DecodedPacket &p) {
+    EXPECT_EQ(p.tunnel.outer_ip_version, 4);
+    EXPECT_EQ(addr(p.tunnel.outer_src), v4_mapped(kOuterSrc));
+    EXPECT_EQ(addr(p.tunnel.outer_dst), v4_mapped(kOuterDst));
+    EXPECT_EQ(p.tunnel.outer_vlan, 100);
+}
+
+std::vector<TunnelType> layers_of(const DecodedPacket &p) {
+    return std::vector<TunnelType>(p.layers, p.layers + p.tunnel_layers);
+}
+
+// The tunnel decode reports: the layers entered (the last is the type) and
+// the tenant id with the layer it came from.
+void expect_tunnel(const DecodedPacket &p, const std::vector<TunnelType> &layers, TunnelType tenant, uint32_t id) {
+    EXPECT_EQ(layers_of(p), layers);
+    EXPECT_EQ(p.tunnel.type, layers.back());
+    EXPECT_EQ(p.tunnel.tenant, tenant);
+    EXPECT_EQ(p.tunnel.id, id);
+}
+
+TEST(DecodeTunnel, PlainPacketHasNoTunnelLayers) {
+    DecodedPacket p;
+    ASSERT_EQ(decode(ipv4_tcp_frame(), p), DecodeResult::ok);
+    EXPECT_EQ(p.tunnel_layers, 0);
+}
+
+TEST(DecodeTunnel, EveryTypeHasItsOwnName) {
+    // The names are counter names (layer.<name>) and flowsentry.tunnel.type values.
+    std::set<std::string> seen;
+    for (int i = 0; i < static_cast<int>(TunnelType::count_); ++i)
+        EXPECT_TRUE(seen.insert(tunnel_type_name(static_cast<TunnelType>(i))).second) << i;
+    EXPECT_EQ(seen.count("none") + seen.count("erspan3") + seen.count("ipv6_in_ip"), 3u);
+    EXPECT_EQ(seen.count("unknown"), 0u);
+    EXPECT_STREQ(tunnel_type_name(TunnelType::count_), "unknown");
+}
+
+TEST(DecodeMpls, TwoLabelsThenIpv4ByNibble) {
+    const Bytes f = ethernet(kEthMpls, mpls({16, 1000}, inner_ip()), {{kTpid8021q, 100}});
+    DecodedPacket p;
+    ASSERT_EQ(decode(f, p), DecodeResult::ok);
+    expect_inner_tcp(p, f.size());
+    expect_tunnel(p, {TunnelType::mpls}, TunnelType::none, 0);
+    EXPECT_EQ(p.tunnel.outer_ip_version, 0);  // no IP below the labels
+    EXPECT_EQ(p.tunnel.outer_vlan, 100);
+    // No Ethernet header inside: the VLAN of the last one is the outer one.
+    EXPECT_EQ(p.vlan_count, 1);
+    EXPECT_EQ(p.vlan[0], 100);
+}
+
+TEST(DecodeMpls, MulticastEthertypeAndIpv6) {
+    const Bytes f = ethernet(kEthMplsMulticast, mpls({20}, ipv6(kProtoTcp, tcp(1, 23, payload_of(3)))));
+    DecodedPacket p;
+    ASSERT_EQ(decode(f, p), DecodeResult::ok);
+    EXPECT_EQ(p.ip_version, 6);
+    EXPECT_EQ(p.dst_port, 23);
+    EXPECT_EQ(p.tunnel.type, TunnelType::mpls);
+}
+
+TEST(DecodeMpls, EthernetPayloadWhenConfiguredOrByNibble) {
+    const Bytes f = ethernet(kEthMpls, mpls({16, 17}, inner_frame()));
+    DecodeOptions eth;
+    eth.mpls_payload = MplsPayload::ethernet;
+    DecodedPacket p;
+    ASSERT_EQ(decode_packet(f.data(), static_cast<uint32_t>(f.size()), p, eth), DecodeResult::ok);
+    expect_inner_tcp(p, f.size());
+    EXPECT_EQ(p.vlan_count, 1);
+    EXPECT_EQ(p.vlan[0], 7);  // the inner Ethernet header's
+    // The inner MAC starts with nibble 0: automatic takes it for Ethernet too.
+    ASSERT_EQ(decode(f, p), DecodeResult::ok);
+    EXPECT_EQ(p.vlan[0], 7);
+    // "ip" insists on IP.
+    DecodeOptions ip;
+    ip.mpls_payload = MplsPayload::ip;
+    EXPECT_EQ(decode_packet(f.data(), static_cast<uint32_t>(f.size()), p, ip), DecodeResult::mpls_bad_payload);
+    // "ethernet" never takes the payload for IP.
+    const Bytes v4 = ethernet(kEthMpls, mpls({16}, inner_ip()));
+    EXPECT_EQ(decode_packet(v4.data(), static_cast<uint32_t>(v4.size()), p, eth), DecodeResult::unsupported_ethertype);
+}
+
+TEST(DecodeMpls, Malformed) {
+    // No bottom of stack before the end, a cut label, nothing after the stack.
+    Bytes no_bottom;
+    put32(no_bottom, 16u << 12);
+    EXPECT_EQ(decode(ethernet(kEthMpls, no_bottom)), DecodeResult::mpls_truncated);
+    EXPECT_EQ(decode(ethernet(kEthMpls, Bytes{0, 1, 1})), DecodeResult::mpls_truncated);
+    EXPECT_EQ(decode(ethernet(kEthMpls, mpls({16}, {}))), DecodeResult::mpls_truncated);
+    // A stack of kMaxMplsLabels is fine, one more is not.
+    EXPECT_EQ(decode(ethernet(kEthMpls, mpls(std::vector<uint32_t>(kMaxMplsLabels, 16), inner_ip()))),
+              DecodeResult::ok);
+    EXPECT_EQ(decode(ethernet(kEthMpls, mpls(std::vector<uint32_t>(kMaxMplsLabels + 1, 16), inner_ip()))),
+              DecodeResult::mpls_too_many_labels);
+    // A malformed inner packet is reported as such, never half-parsed.
+    Bytes bad_inner = inner_ip();
+    set16(bad_inner, 2, 1000);
+    DecodedPacket p;
+    EXPECT_EQ(decode(ethernet(kEthMpls, mpls({16}, bad_inner)), p), DecodeResult::ipv4_bad_total_length);
+    EXPECT_EQ(layers_of(p), std::vector<TunnelType>{TunnelType::mpls});  // seen, so counted
+}
+
+TEST(DecodeGre, KeyChecksumSequenceCarryingIpv4) {
+    GreOpts o;
+    o.checksum = true;
+    o.has_key = true;
+    o.key = 0x00abcdef;
+    o.sequence = true;
+    const Bytes f = outer_ipv4(kProtoGre, gre(kEthIpv4, inner_ip(), o));
+    DecodedPacket p;
+    ASSERT_EQ(decode(f, p), DecodeResult::ok);
+    expect_inner_tcp(p, f.size());
+    expect_outer_ipv4(p);
+    expect_tunnel(p, {TunnelType::gre}, TunnelType::gre, 0x00abcdef);
+    EXPECT_EQ(p.vlan[0], 100);  // no inner Ethernet: the outer frame's tags
+}
+
+TEST(DecodeGre, TransparentEthernetBridging) {
+    GreOpts o;
+    o.has_key = true;
+    o.key = 5;
+    const Bytes f = outer_ipv4(kProtoGre, gre(kEthTeb, inner_frame(), o));
+    DecodedPacket p;
+    ASSERT_EQ(decode(f, p), DecodeResult::ok);
+    expect_inner_tcp(p, f.size());
+    EXPECT_EQ(p.vlan_count, 1);
+    EXPECT_EQ(p.vlan[0], 7);
+    EXPECT_EQ(p.tunnel.outer_vlan, 100);
+    EXPECT_EQ(p.tunnel.id, 5u);
+}
+
+TEST(DecodeGre, Malformed) {
+    GreOpts v1;
+    v1.extra_flags = 1;  // version 1: PPTP's enhanced GRE
+    EXPECT_EQ(decode(outer_ipv4(kProtoGre, gre(kEthIpv4, inner_ip(), v1))), DecodeResult::gre_bad_version);
+    GreOpts routing;
+    routing.extra_flags = 0x4000;
+    EXPECT_EQ(decode(outer_ipv4(kProtoGre, gre(kEthIpv4, inner_ip(), routing))), DecodeResult::gre_bad_flags);
+    GreOpts reserved;
+    reserved.extra_flags = 0x0080;
+    EXPECT_EQ(decode(outer_ipv4(kProtoGre, gre(kEthIpv4, inner_ip(), reserved))), DecodeResult::gre_bad_flags);
+    EXPECT_EQ(decode(outer_ipv4(kProtoGre, Bytes{0, 0, 8})), DecodeResult::gre_truncated);
+    // Key flag set, key cut short.
+    EXPECT_EQ(decode(outer_ipv4(kProtoGre, Bytes{0x20, 0, 0x08, 0, 0, 0})), DecodeResult::gre_truncated);
+    // A protocol it does not descend into.
+    EXPECT_EQ(decode(outer_ipv4(kProtoGre, gre(0x0806, payload_of(28)))), DecodeResult::unsupported_encapsulation);
+}
+
+TEST(DecodeErspan, TypeOneHasNoHeader) {
+    const Bytes f = outer_ipv4(kProtoGre, gre(kEthErspan, inner_frame()));
+    DecodedPacket p;
+    ASSERT_EQ(decode(f, p), DecodeResult::ok);
+    expect_inner_tcp(p, f.size());
+    expect_outer_ipv4(p);
+    expect_tunnel(p, {TunnelType::gre, TunnelType::erspan1}, TunnelType::none, 0);
+    EXPECT_EQ(p.vlan[0], 7);
+}
+
+TEST(DecodeErspan, TypeTwo) {
+    GreOpts seq;
+    seq.sequence = true;
+    const Bytes f = outer_ipv4(kProtoGre, gre(kEthErspan, erspan2(0x2a5, inner_frame()), seq));
+    DecodedPacket p;
+    ASSERT_EQ(decode(f, p), DecodeResult::ok);
+    expect_inner_tcp(p, f.size());
+    expect_outer_ipv4(p);
+    expect_tunnel(p, {TunnelType::gre, TunnelType::erspan2}, TunnelType::none, 0);
+    EXPECT_EQ(p.tunnel.erspan_session, 0x2a5);
+    EXPECT_EQ(p.vlan_count, 1);
+    EXPECT_EQ(p.vlan[0], 7);
+}
+
+TEST(DecodeErspan, TypeThreeWithAndWithoutPlatformSubheader) {
+    for (bool platform : {false, true}) {
+        const Bytes f = outer_ipv4(kProtoGre, gre(kEthErspan3, erspan3(17, inner_frame(false), platform)));
+        DecodedPacket p;
+        ASSERT_EQ(decode(f, p), DecodeResult::ok) << platform;
+        expect_inner_tcp(p, f.size());
+        EXPECT_EQ(p.tunnel.type, TunnelType::erspan3);
+        EXPECT_EQ(p.tunnel.erspan_session, 17);
+        EXPECT_EQ(p.vlan_count, 0);  // the inner frame is untagged
+        EXPECT_EQ(p.tunnel.outer_vlan, 100);
+    }
+}
+
+TEST(DecodeErspan, Malformed) {
+    GreOpts seq;
+    seq.sequence = true;
+    Bytes bad2 = erspan2(1, inner_frame());
+    bad2[0] = 0x20;  // version 2 in a type II header
+    EXPECT_EQ(decode(outer_ipv4(kProtoGre, gre(kEthErspan, bad2, seq))), DecodeResult::erspan_bad_version);
+    EXPECT_EQ(decode(outer_ipv4(kProtoGre, gre(kEthErspan, Bytes{0x10, 0, 0, 1}, seq))),
+              DecodeResult::erspan_truncated);
+    Bytes bad3 = erspan3(1, inner_frame(), false);
+    bad3[0] = 0x10;
+    EXPECT_EQ(decode(outer_ipv4(kProtoGre, gre(kEthErspan3, bad3))), DecodeResult::erspan_bad_version);
+    // O bit set, platform subheader missing.
+    const Bytes cut3 = erspan3(1, {}, true);
+    EXPECT_EQ(decode(outer_ipv4(kProtoGre, gre(kEthErspan3, Bytes(cut3.begin(), cut3.begin() + 16)))),
+              DecodeResult::erspan_truncated);
+    // Frame type 2 (IP): not descended into.
+    EXPECT_EQ(decode(outer_ipv4(kProtoGre, gre(kEthErspan3, erspan3(1, inner_ip(), false, 2)))),
+              DecodeResult::unsupported_encapsulation);
+    // The mirrored frame itself malformed.
+    EXPECT_EQ(decode(outer_ipv4(kProtoGre, gre(kEthErspan, Bytes(10, 0)))), DecodeResult::eth_truncated);
+}
+
+TEST(DecodeVxlan, TwoTenantsSameInnerAddresses) {
+    DecodedPacket a, b;
+    const Bytes fa = vxlan_frame(1001, inner_frame());
+    const Bytes fb = vxlan_frame(1002, inner_frame());
+    ASSERT_EQ(decode(fa, a), DecodeResult::ok);
+    ASSERT_EQ(decode(fb, b), DecodeResult::ok);
+    expect_inner_tcp(a, fa.size());
+    expect_outer_ipv4(a);
+    expect_tunnel(a, {TunnelType::vxlan}, TunnelType::vxlan, 1001);
+    expect_tunnel(b, {TunnelType::vxlan}, TunnelType::vxlan, 1002);
+    EXPECT_EQ(a.vlan[0], 7);
+}
+
+TEST(DecodeVxlan, PortsAreConfigurable) {
+    const Bytes f = vxlan_frame(3, inner_frame(), 8472);
+    DecodedPacket p;
+    ASSERT_EQ(decode(f, p), DecodeResult::ok);  // not a VXLAN port by default: plain UDP
+    EXPECT_EQ(p.l4_proto, kProtoUdp);
+    EXPECT_EQ(p.tunnel_layers, 0);
+    DecodeOptions o;
+    o.vxlan_ports[1] = 8472;
+    o.vxlan_port_count = 2;
+    ASSERT_EQ(decode_packet(f.data(), static_cast<uint32_t>(f.size()), p, o), DecodeResult::ok);
+    expect_inner_tcp(p, f.size());
+    EXPECT_EQ(p.tunnel.id, 3u);
+}
+
+TEST(DecodeVxlan, Malformed) {
+    EXPECT_EQ(decode(outer_ipv4(kProtoUdp, udp(1, 4789, vxlan(1, inner_frame(), 0x00)))),
+              DecodeResult::vxlan_bad_flags);
+    EXPECT_EQ(decode(outer_ipv4(kProtoUdp, udp(1, 4789, Bytes{0x08, 0, 0, 0, 0, 0}))), DecodeResult::vxlan_truncated);
+    // The UDP length bounds the tunnel payload, not the IP length.
+    Bytes f = vxlan_frame(1, inner_frame());
+    set16(f, 18 + 20 + 4, 8 + 8 + 10);
+    EXPECT_EQ(decode(f), DecodeResult::eth_truncated);
+}
+
+TEST(DecodeGeneve, OptionsAreSkipped) {
+    const Bytes options = {0x01, 0x02, 0x80, 0x01, 0xde, 0xad, 0xbe, 0xef,   // one 4-byte option
+                           0x01, 0x03, 0x00, 0x00};                        // one empty option
+    const Bytes f = outer_ipv4(kProtoUdp, udp(1234, 6081, geneve(0x123456, kEthTeb, options, inner_frame())));
+    DecodedPacket p;
+    ASSERT_EQ(decode(f, p), DecodeResult::ok);
+    expect_inner_tcp(p, f.size());
+    expect_outer_ipv4(p);
+    expect_tunnel(p, {TunnelType::geneve}, TunnelType::geneve, 0x123456);
+    // An IPv4 payload named directly.
+    const Bytes ip = outer_ipv4(kProtoUdp, udp(1234, 6081, geneve(9, kEthIpv4, {}, inner_ip())));
+    ASSERT_EQ(decode(ip, p), DecodeResult::ok);
+    expect_inner_tcp(p, ip.size());
+}
+
+TEST(DecodeGeneve, Malformed) {
+    EXPECT_EQ(decode(outer_ipv4(kProtoUdp, udp(1, 6081, geneve(1, kEthTeb, {}, inner_frame(), 1)))),
+              DecodeResult::geneve_bad_version);
+    Bytes long_options = geneve(1, kEthTeb, {}, Bytes(8, 0));
+    long_options[0] = 10;  // 40 bytes of options in 8
+    EXPECT_EQ(decode(outer_ipv4(kProtoUdp, udp(1, 6081, long_options))), DecodeResult::geneve_bad_options);
+    EXPECT_EQ(decode(outer_ipv4(kProtoUdp, udp(1, 6081, Bytes{0, 0, 0x65}))), DecodeResult::geneve_truncated);
+    EXPECT_EQ(decode(outer_ipv4(kProtoUdp, udp(1, 6081, geneve(1, 0x0806, {}, payload_of(28))))),
+              DecodeResult::unsupported_encapsulation);
+}
+
+TEST(DecodeIpInIp, Ipv4InIpv4AndIpv6InIpv4) {
+    const Bytes f = outer_ipv4(kProtoIpip, inner_ip());
+    DecodedPacket p;
+    ASSERT_EQ(decode(f, p), DecodeResult::ok);
+    expect_inner_tcp(p, f.size());
+    expect_outer_ipv4(p);
+    EXPECT_EQ(p.tunnel.type, TunnelType::ipip);
+
+    const Bytes v6 = outer_ipv4(kProtoIpv6, ipv6(kProtoTcp, tcp(40000, 23, payload_of(5))));
+    ASSERT_EQ(decode(v6, p), DecodeResult::ok);
+    EXPECT_EQ(p.ip_version, 6);
+    EXPECT_EQ(addr(p.src_addr), kV6Src);
+    EXPECT_EQ(p.dst_port, 23);
+    EXPECT_EQ(p.tunnel.type, TunnelType::ipv6_in_ip);
+    expect_outer_ipv4(p);
+    // A malformed inner header is the inner layer's reason.
+    EXPECT_EQ(decode(outer_ipv4(kProtoIpv6, inner_ip())), DecodeResult::ipv6_bad_version);
+    EXPECT_EQ(decode(outer_ipv4(kProtoIpip, Bytes(10, 0x45))), DecodeResult::ipv4_truncated);
+}
+
+TEST(DecodeIpInIp, IpInIpv6ClearsTheAddressTails) {
+    const Bytes f = ethernet(kEthIpv6, ipv6(kProtoIpip, inner_ip()));
+    DecodedPacket p;
+    ASSERT_EQ(decode(f, p), DecodeResult::ok);
+    expect_inner_tcp(p, f.size());  // v4_mapped: bytes 4..15 zero, not the outer IPv6 address
+    EXPECT_EQ(p.tunnel.outer_ip_version, 6);
+    EXPECT_EQ(addr(p.tunnel.outer_src), kV6Src);
+    const Bytes v6v6 = ethernet(kEthIpv6, ipv6(kProtoIpv6, ipv6(kProtoUdp, udp(1, 2, {}))));
+    ASSERT_EQ(decode(v6v6, p), DecodeResult::ok);
+    EXPECT_EQ(p.tunnel.type, TunnelType::ipv6_in_ip);
+}
+
+TEST(DecodeTunnel, DepthIsBounded) {
+    // IP in IP n times: n tunnel layers.
+    auto nested = [](unsigned n) {
+        Bytes b = inner_ip();
+        for (unsigned i = 0; i < n; ++i)
+            b = ipv4(kProtoIpip, b);
+        return ethernet(kEthIpv4, b);
+    };
+    DecodedPacket p;
+    ASSERT_EQ(decode(nested(4), p), DecodeResult::ok);  // the default max_depth
+    EXPECT_EQ(p.tunnel_layers, 4);
+    EXPECT_EQ(decode(nested(5), p), DecodeResult::tunnel_too_deep);
+    EXPECT_EQ(p.tunnel_layers, 4);  // the layers seen before giving up
+    DecodeOptions one;
+    one.max_depth = 1;
+    Bytes two = nested(2);
+    EXPECT_EQ(decode_packet(two.data(), static_cast<uint32_t>(two.size()), p, one), DecodeResult::tunnel_too_deep);
+    DecodeOptions most;
+    most.max_depth = kMaxTunnelDepth;
+    Bytes deep = nested(kMaxTunnelDepth);
+    EXPECT_EQ(decode_packet(deep.data(), static_cast<uint32_t>(deep.size()), p, most), DecodeResult::ok);
+    deep = nested(kMaxTunnelDepth + 1);
+    EXPECT_EQ(decode_packet(deep.data(), static_cast<uint32_t>(deep.size()), p, most), DecodeResult::tunnel_too_deep);
+}
+
+TEST(DecodeTunnel, MixedStackKeepsTheOutermostIpAndInnermostTenant) {
+    // MPLS -> IPv4 (outer addresses) -> GRE key 9 -> IPv4 -> UDP -> VXLAN 44 -> Ethernet -> IPv4 TCP.
+    GreOpts key;
+    key.has_key = true;
+    key.key = 9;
+    const Bytes vx = ipv4(kProtoUdp, udp(1, 4789, vxlan(44, inner_frame())));
+    const Bytes f = ethernet(kEthMpls, mpls({30}, ipv4(kProtoGre, gre(kEthIpv4, vx, key), outer_addrs())),
+                             {{kTpid8021q, 100}});
+    DecodedPacket p;
+    ASSERT_EQ(decode(f, p), DecodeResult::ok);
+    expect_inner_tcp(p, f.size());
+    expect_outer_ipv4(p);
+    expect_tunnel(p, {TunnelType::mpls, TunnelType::gre, TunnelType::vxlan}, TunnelType::vxlan, 44);
+    EXPECT_EQ(p.vlan[0], 7);
+}
+
+TEST(DecodeTunnel, InnerFragmentKeepsTheTunnelContext) {
+    Ipv4Opts frag;
+    frag.flags_fragment = 0x2000;  // first fragment
+    const Bytes inner = ethernet(kEthIpv4, ipv4(kProtoTcp, tcp(40000, 23, payload_of(16)), frag));
+    const Bytes f = vxlan_frame(77, inner);
+    DecodedPacket p;
+    ASSERT_EQ(decode(f, p), DecodeResult::ipv4_fragment);
+    EXPECT_EQ(addr(p.src_addr), v4_mapped(kV4Src));
+    EXPECT_EQ(p.l4_proto, kProtoTcp);
+    EXPECT_EQ(p.tunnel.id, 77u);
+    expect_outer_ipv4(p);
+    EXPECT_EQ(p.fragment.ip_offset, f.size() - (20 + 20 + 16));
+    EXPECT_EQ(p.fragment.data_len, 36);
+}
+
 // ------------------------------------------------------- robustness sweeps
 
 struct NamedFrame {
@@ -871,6 +1400,11 @@ std::vector<NamedFrame> valid_frames() {
     syn_with_options.options = {0x02, 0x04, 0x05, 0xb4, 0x01, 0x01, 0x04, 0x02};
     Ipv4Opts ip_options;
     ip_options.options = {0x01, 0x01, 0x01, 0x00};
+    GreOpts gre_key;
+    gre_key.has_key = true;
+    gre_key.key = 99;
+    GreOpts gre_seq;
+    gre_seq.sequence = true;
     return {
         {"ipv4_tcp", ipv4_tcp_frame()},
         {"ipv4_options_tcp_options",
@@ -882,6 +1416,13 @@ std::vector<NamedFrame> valid_frames() {
         {"qinq_ipv4_tcp",
          ethernet(kEthIpv4, ipv4(kProtoTcp, tcp(1, 2, payload_of(3))), {{kTpid8021ad, 10}, {kTpid8021q, 20}})},
         {"dot1q_ipv6_udp", ethernet(kEthIpv6, ipv6(kProtoUdp, udp(1, 2, {})), {{kTpid8021q, 30}})},
+        {"mpls_ipv4_tcp", ethernet(kEthMpls, mpls({16, 17}, inner_ip()))},
+        {"gre_key_ipv4_tcp", outer_ipv4(kProtoGre, gre(kEthIpv4, inner_ip(), gre_key))},
+        {"erspan2_tcp", outer_ipv4(kProtoGre, gre(kEthErspan, erspan2(5, inner_frame()), gre_seq))},
+        {"erspan3_platform_tcp", outer_ipv4(kProtoGre, gre(kEthErspan3, erspan3(5, inner_frame(), true)))},
+        {"vxlan_tcp", vxlan_frame(10, inner_frame())},
+        {"geneve_options_tcp", outer_ipv4(kProtoUdp, udp(1, 6081, geneve(3, kEthTeb, Bytes(8, 0), inner_frame())))},
+        {"ipv6_in_ipv4_tcp", outer_ipv4(kProtoIpv6, ipv6(kProtoTcp, tcp(1, 2, payload_of(3))))},
     };
 }
 
@@ -934,12 +1475,13 @@ TEST(DecodeRobustness, UnalignedFrameDecodesTheSame) {
     // Frames at odd addresses: multi-byte fields must be loaded byte-wise
     // (UBSan's alignment check runs in the sanitizer build).
     for (const NamedFrame &nf : valid_frames()) {
-        DecodedPacket aligned;
+        // Zero-initialised: decode leaves the tunnel part of a plain packet untouched.
+        DecodedPacket aligned{};
         ASSERT_EQ(decode(nf.frame, aligned), DecodeResult::ok);
         for (size_t shift = 1; shift < 8; ++shift) {
             std::vector<uint8_t> buf(shift);
             append(buf, nf.frame);
-            DecodedPacket p;
+            DecodedPacket p{};
             ASSERT_EQ(decode_packet(buf.data() + shift, static_cast<uint32_t>(nf.frame.size()), p), DecodeResult::ok);
             EXPECT_EQ(std::memcmp(&p, &aligned, sizeof p), 0) << nf.name << " shift " << shift;
         }

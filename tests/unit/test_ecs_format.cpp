@@ -571,6 +571,74 @@ TEST(EcsFormat, VlanIdsAreStrings)
     EXPECT_EQ(str(two, "/network/inner/vlan/id"), "4094");
 }
 
+EventRecord vxlan_record(EventType type)
+{
+    EventRecord r = make_record(type);
+    r.tunnel_type = TunnelType::vxlan;
+    r.tunnel_tenant = TunnelType::vxlan;
+    r.tunnel_id = 5001;
+    r.outer_ip_version = 4;
+    set_v4(r.outer_src, "192.0.2.10");
+    set_v4(r.outer_dst, "192.0.2.20");
+    r.outer_vlan = 300;
+    return r;
+}
+
+TEST(EcsFormat, TunnelFieldsOnEveryKind)
+{
+    for (EventType type : {EventType::connection_start, EventType::connection_end, EventType::alert}) {
+        rapidjson::Document d;
+        parse_line(format_one(vxlan_record(type)), d);
+        EXPECT_EQ(str(d, "/flowsentry/tunnel/type"), "vxlan");
+        EXPECT_EQ(num(d, "/flowsentry/tunnel/id"), 5001u);
+        EXPECT_EQ(str(d, "/flowsentry/tunnel/id_type"), "vxlan");
+        EXPECT_EQ(str(d, "/flowsentry/tunnel/source/ip"), "192.0.2.10");
+        EXPECT_EQ(str(d, "/flowsentry/tunnel/destination/ip"), "192.0.2.20");
+        EXPECT_EQ(str(d, "/flowsentry/tunnel/vlan/id"), "300");
+        EXPECT_EQ(get(d, "/flowsentry/tunnel/erspan"), nullptr);
+        // The inner addresses stay source and destination.
+        EXPECT_EQ(str(d, "/source/ip"), "10.1.2.3");
+    }
+    // The end document keeps its own flowsentry fields next to the tunnel.
+    rapidjson::Document end;
+    parse_line(format_one(vxlan_record(EventType::connection_end)), end);
+    EXPECT_EQ(str(end, "/flowsentry/end_reason"), "closed");
+}
+
+TEST(EcsFormat, TunnelWithoutPacketContextOrTenant)
+{
+    // An end record written on timeout: type and id from the key only.
+    EventRecord timeout = make_record(EventType::connection_end);
+    timeout.tunnel_type = TunnelType::gre;
+    timeout.tunnel_tenant = TunnelType::gre;
+    timeout.tunnel_id = 0;
+    rapidjson::Document d;
+    parse_line(format_one(timeout), d);
+    EXPECT_EQ(str(d, "/flowsentry/tunnel/type"), "gre");
+    EXPECT_EQ(num(d, "/flowsentry/tunnel/id"), 0u);  // key 0 is a key
+    EXPECT_EQ(get(d, "/flowsentry/tunnel/source"), nullptr);
+    EXPECT_EQ(get(d, "/flowsentry/tunnel/vlan"), nullptr);
+
+    // ERSPAN over IPv6: a session id, no tenant id.
+    EventRecord mirrored = make_record(EventType::alert);
+    mirrored.tunnel_type = TunnelType::erspan3;
+    mirrored.erspan_session = 1023;
+    mirrored.outer_ip_version = 6;
+    set_v6(mirrored.outer_src, "2001:db8::1");
+    set_v6(mirrored.outer_dst, "2001:db8::2");
+    rapidjson::Document m;
+    parse_line(format_one(mirrored), m);
+    EXPECT_EQ(str(m, "/flowsentry/tunnel/type"), "erspan3");
+    EXPECT_EQ(num(m, "/flowsentry/tunnel/erspan/session_id"), 1023u);
+    EXPECT_EQ(get(m, "/flowsentry/tunnel/id"), nullptr);
+    EXPECT_EQ(str(m, "/flowsentry/tunnel/destination/ip"), "2001:db8::2");
+
+    // No tunnel: no flowsentry.tunnel, and a start document no flowsentry object.
+    rapidjson::Document plain;
+    parse_line(format_one(make_record(EventType::connection_start)), plain);
+    EXPECT_EQ(get(plain, "/flowsentry"), nullptr);
+}
+
 TEST(EcsFormat, InterfaceNameFallsBackToPortNumber)
 {
     EventRecord r = make_record(EventType::connection_start);

@@ -161,8 +161,8 @@ TEST(FlowKey, ReservedBytesAreZero) {
     p.vlan[0] = 100;
     const FlowKey k = key_of(p);  // key_of pre-fills the key with 0xCD
     EXPECT_EQ(k.tunnel_id, 0u);
-    EXPECT_EQ(k.pad[0], 0);
-    EXPECT_EQ(k.pad[1], 0);
+    EXPECT_EQ(k.tunnel_type, TunnelType::none);
+    EXPECT_EQ(k.pad, 0);
     EXPECT_EQ(k.vlan[0], 100);
     EXPECT_EQ(k.vlan[1], 0);
     // IPv4 keys keep the zero tail of the address bytes.
@@ -219,6 +219,62 @@ TEST(FlowKey, VlanDistinguishesFlows) {
     EXPECT_EQ(rq.vlan[0], 10);
     EXPECT_EQ(rq.vlan[1], 20);
     EXPECT_TRUE(same_bytes(rq, keys[3]));
+}
+
+DecodedPacket tunnelled(const DecodedPacket &inner, TunnelType type, TunnelType tenant, uint32_t id) {
+    DecodedPacket p = inner;
+    p.tunnel_layers = 1;
+    p.layers[0] = type;
+    p.tunnel = TunnelContext{};
+    p.tunnel.type = type;
+    p.tunnel.tenant = tenant;
+    p.tunnel.id = id;
+    return p;
+}
+
+TEST(FlowKey, TenantIdentifierDistinguishesFlows) {
+    const DecodedPacket inner = v4_packet({10, 0, 0, 1}, 40000, {10, 0, 0, 2}, 23);
+    const DecodedPacket vni5 = tunnelled(inner, TunnelType::vxlan, TunnelType::vxlan, 5);
+    const DecodedPacket vni6 = tunnelled(inner, TunnelType::vxlan, TunnelType::vxlan, 6);
+    const DecodedPacket key5 = tunnelled(inner, TunnelType::gre, TunnelType::gre, 5);
+    const DecodedPacket geneve5 = tunnelled(inner, TunnelType::geneve, TunnelType::geneve, 5);
+    const FlowKey keys[] = {key_of(inner), key_of(vni5), key_of(vni6), key_of(key5), key_of(geneve5)};
+    for (size_t i = 0; i < 5; ++i)
+        for (size_t j = i + 1; j < 5; ++j)
+            EXPECT_FALSE(same_bytes(keys[i], keys[j])) << i << " vs " << j;
+    EXPECT_EQ(keys[1].tunnel_id, 5u);
+    EXPECT_EQ(keys[1].tunnel_type, TunnelType::vxlan);
+    EXPECT_EQ(keys[3].tunnel_type, TunnelType::gre);
+    // Both directions of a tenant's flow: one key.
+    EXPECT_TRUE(same_bytes(key_of(vni5), key_of(reversed(vni5))));
+}
+
+TEST(FlowKey, TunnelsWithoutTenantDoNotSplitFlows) {
+    // MPLS or ERSPAN (no VNI, no key) in one direction and nothing or another
+    // mirror session in the other: one flow.
+    const DecodedPacket inner = v4_packet({10, 0, 0, 1}, 40000, {10, 0, 0, 2}, 23);
+    DecodedPacket mirrored = tunnelled(inner, TunnelType::erspan2, TunnelType::none, 0);
+    mirrored.tunnel.erspan_session = 7;
+    EXPECT_TRUE(same_bytes(key_of(inner), key_of(tunnelled(reversed(inner), TunnelType::mpls, TunnelType::none, 0))));
+    EXPECT_TRUE(same_bytes(key_of(inner), key_of(mirrored)));
+    // A stale tunnel context without tunnel layers is not looked at.
+    DecodedPacket stale = tunnelled(inner, TunnelType::vxlan, TunnelType::vxlan, 9);
+    stale.tunnel_layers = 0;
+    EXPECT_TRUE(same_bytes(key_of(inner), key_of(stale)));
+}
+
+TEST(FlowSpreadHash, IgnoresPortsAndDirectionKeepsTenant) {
+    const DecodedPacket a = v4_packet({10, 0, 0, 1}, 40000, {10, 0, 0, 2}, 23);
+    DecodedPacket fragment = a;  // a later fragment: no ports
+    fragment.src_port = fragment.dst_port = 0;
+    EXPECT_EQ(flow_spread_hash(a), flow_spread_hash(reversed(a)));
+    EXPECT_EQ(flow_spread_hash(a), flow_spread_hash(fragment));
+    EXPECT_EQ(flow_spread_hash(a), flow_spread_hash(reversed(fragment)));
+    // Same address both ways, ports the only difference.
+    const DecodedPacket self = v4_packet({10, 0, 0, 1}, 5, {10, 0, 0, 1}, 9);
+    EXPECT_EQ(flow_spread_hash(self), flow_spread_hash(reversed(self)));
+    EXPECT_NE(flow_spread_hash(a), flow_spread_hash(tunnelled(a, TunnelType::vxlan, TunnelType::vxlan, 1)));
+    EXPECT_NE(flow_spread_hash(a), flow_spread_hash(v4_packet({10, 0, 0, 1}, 40000, {10, 0, 0, 3}, 23)));
 }
 
 TEST(FlowKey, IpVersionAndProtocolDistinguishFlows) {

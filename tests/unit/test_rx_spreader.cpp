@@ -79,6 +79,68 @@ TEST(SpreadWorkerOf, BothDirectionsOfEveryFlowGoToOneWorker)
     }
 }
 
+// Inner endpoints without ports plus the tenant id, independent of the direction.
+std::string inner_pair_of(const DecodedPacket &pkt)
+{
+    std::string a(reinterpret_cast<const char *>(pkt.src_addr), 16), b(reinterpret_cast<const char *>(pkt.dst_addr), 16);
+    const std::string tenant = pkt.tunnel_layers != 0 ? std::to_string(pkt.tunnel.id) : "-";
+    return (a < b ? a + "|" + b : b + "|" + a) + tenant;
+}
+
+TEST(SpreadWorkerOf, TunnelledFlowsStayTogetherWhateverTheOuterHeaders)
+{
+    // In these captures each direction may have other outer addresses
+    // (mirror sessions, sensors) or labels: only the inner pair counts.
+    unsigned outer_differs = 0;
+    for (const char *capture : {"tunnel_mpls.pcap", "tunnel_gre_key.pcap", "tunnel_erspan2.pcap",
+                                "tunnel_erspan3.pcap", "tunnel_vxlan_tenants.pcap", "tunnel_geneve.pcap",
+                                "tunnel_ipv6_in_ipv4.pcap", "tunnel_ipip.pcap"}) {
+        SCOPED_TRACE(capture);
+        const std::vector<std::string> frames = read_frames(capture);
+        ASSERT_GT(frames.size(), 20u);
+        std::set<std::string> outer_pairs;
+        for (uint16_t workers : {2, 3, 4, 7}) {
+            std::map<std::string, std::set<int>> workers_of;
+            for (const std::string &f : frames) {
+                DecodedPacket pkt;
+                ASSERT_EQ(decode_packet(reinterpret_cast<const uint8_t *>(f.data()), uint32_t(f.size()), pkt),
+                          DecodeResult::ok);
+                ASSERT_NE(pkt.tunnel_layers, 0);
+                outer_pairs.insert(std::string(reinterpret_cast<const char *>(pkt.tunnel.outer_src), 16) + "|" +
+                                   std::string(reinterpret_cast<const char *>(pkt.tunnel.outer_dst), 16));
+                workers_of[inner_pair_of(pkt)].insert(
+                    spread_worker_of(reinterpret_cast<const uint8_t *>(f.data()), uint32_t(f.size()), workers));
+            }
+            for (const auto &[pair, ws] : workers_of)
+                EXPECT_EQ(ws.size(), 1u) << workers << " workers";
+        }
+        // Not simply the reverse of each other: an outer hash would split them.
+        outer_differs += outer_pairs.size() > 2;
+    }
+    EXPECT_GT(outer_differs, 0u);
+}
+
+TEST(SpreadWorkerOf, FragmentsFollowTheirFlow)
+{
+    // A fragmented datagram's pieces and the flow's whole packets: one worker.
+    const std::vector<std::string> frames = read_frames("frag_ipv4_reversed.pcap");
+    ASSERT_GT(frames.size(), 3u);
+    std::map<std::string, std::set<int>> workers_of;
+    unsigned fragments = 0;
+    for (const std::string &f : frames) {
+        DecodedPacket pkt;
+        const DecodeResult r = decode_packet(reinterpret_cast<const uint8_t *>(f.data()), uint32_t(f.size()), pkt);
+        ASSERT_TRUE(r == DecodeResult::ok || r == DecodeResult::ipv4_fragment) << decode_result_name(r);
+        fragments += r == DecodeResult::ipv4_fragment;
+        const int w = spread_worker_of(reinterpret_cast<const uint8_t *>(f.data()), uint32_t(f.size()), 7);
+        ASSERT_GE(w, 0);
+        workers_of[inner_pair_of(pkt)].insert(w);
+    }
+    EXPECT_GT(fragments, 0u);
+    for (const auto &[pair, ws] : workers_of)
+        EXPECT_EQ(ws.size(), 1u);
+}
+
 TEST(SpreadWorkerOf, FramesThatAreNotFlowsAreMarked)
 {
     const uint8_t arp[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1, 0x08, 0x06};
