@@ -1,5 +1,5 @@
 // Micro-benchmarks of the fast path, stage by stage, on frames of a real
-// (generated) capture: decode, flow key + hash, flow-table lookup and
+// (generated) capture: decode (and decode per encapsulation), flow key + hash, flow-table lookup and
 // insert, handshake step, the whole worker pipeline per packet; and, for
 // the control thread, ECS formatting and Community ID.
 //
@@ -9,6 +9,7 @@
 // root). The EAL is started with --no-huge --no-pci for rte_hash/rte_ring.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include <rte_eal.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
@@ -65,6 +67,42 @@ void BM_Decode(benchmark::State &state)
 }
 BENCHMARK(BM_Decode);
 
+// Decode cost per encapsulation: the frames of one capture each, the same
+// Telnet session plain and inside each tunnel (scripts/gen-tunnel-captures.py).
+// Run from the repository root.
+struct LayerCase {
+    const char *label;
+    const char *capture;
+};
+const LayerCase kLayerCases[] = {
+    {"plain", "ipv4_telnet_basic"},       {"mpls_2_labels", "tunnel_mpls"},
+    {"gre_key", "tunnel_gre_key"},        {"erspan2", "tunnel_erspan2"},
+    {"erspan3_platform", "tunnel_erspan3"}, {"vxlan", "tunnel_vxlan_tenants"},
+    {"geneve_options", "tunnel_geneve"},  {"ipv6_in_ipv4", "tunnel_ipv6_in_ipv4"},
+};
+
+void BM_DecodeLayer(benchmark::State &state)
+{
+    const LayerCase &lc = kLayerCases[state.range(0)];
+    state.SetLabel(lc.label);
+    const std::vector<Frame> frames =
+        flowsentry_test::read_frames(std::string("tests/data/") + lc.capture + ".pcap");
+    DecodedPacket pkt;
+    for (const Frame &f : frames)
+        if (decode_packet(f.bytes.data(), static_cast<uint32_t>(f.bytes.size()), pkt) != DecodeResult::ok) {
+            state.SkipWithError("a frame does not decode");
+            return;
+        }
+    size_t i = 0;
+    for (auto _ : state) {
+        const Frame &f = frames[i];
+        benchmark::DoNotOptimize(decode_packet(f.bytes.data(), static_cast<uint32_t>(f.bytes.size()), pkt));
+        i = i + 1 == frames.size() ? 0 : i + 1;
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecodeLayer)->DenseRange(0, sizeof kLayerCases / sizeof kLayerCases[0] - 1);
+
 void BM_FlowKeyAndHash(benchmark::State &state)
 {
     const auto pkts = decoded_tcp();
@@ -97,7 +135,14 @@ void BM_FlowTableLookupHit(benchmark::State &state)
     const uint32_t n = static_cast<uint32_t>(state.range(0));
     static int instance = 0;
     const std::string name = "bench_lookup_" + std::to_string(instance++);
+    // What the table takes from DPDK's heap (flow state, rte_hash key store,
+    // buckets, free-slot rings), per flow of capacity.
+    rte_malloc_socket_stats before{}, after{};
+    rte_malloc_get_socket_stats(0, &before);
     FlowTable table(table_params(name.c_str(), n));
+    rte_malloc_get_socket_stats(0, &after);
+    state.counters["table_bytes_per_flow"] =
+        static_cast<double>(after.heap_allocsz_bytes - before.heap_allocsz_bytes) / n;
     std::vector<FlowKey> keys(n);
     std::vector<uint32_t> hashes(n);
     for (uint32_t i = 0; i < n; ++i) {
@@ -190,6 +235,68 @@ void BM_WorkerPipeline(benchmark::State &state)
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_WorkerPipeline);
+
+// The worker's share of the poll loop per packet, on mbufs holding the
+// capture's frames, in a table sized like scripts/bench.sh's (twice the
+// capture's flows): Arg 0 one frame at a time through handle_frame (the
+// path before burst processing), Arg 1 bursts of 32 through receive_burst
+// (decode all, bulk lookup, then handle in order). Loops over the capture
+// like the pcap PMD's infinite_rx; the PMD's own cost is not included.
+void BM_WorkerPoll(benchmark::State &state)
+{
+    constexpr uint16_t kBurst = 32;
+    size_t longest = 0;
+    for (const Frame &f : g_frames)
+        longest = std::max(longest, f.bytes.size());
+    static int instance = 0;
+    const std::string pool_name = "bench_poll_" + std::to_string(instance++);
+    rte_mempool *pool = rte_pktmbuf_pool_create(pool_name.c_str(), static_cast<unsigned>(g_frames.size()), 0, 0,
+                                                static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + longest), SOCKET_ID_ANY);
+    if (pool == nullptr) {
+        state.SkipWithError("cannot create the mbuf pool");
+        return;
+    }
+    std::vector<rte_mbuf *> mbufs;
+    for (const Frame &f : g_frames) {
+        rte_mbuf *m = rte_pktmbuf_alloc(pool);
+        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(f.bytes.size())), f.bytes.data(), f.bytes.size());
+        mbufs.push_back(m);
+    }
+    Config config;
+    config.flow_table.capacity = std::max<uint32_t>(131072, 2 * static_cast<uint32_t>(g_frames.size()));
+    config.alert_ring_size = 1 << 16;
+    const WorkerSettings settings = make_worker_settings(config);
+    static uint16_t next_id = 300;
+    auto worker = std::make_unique<Worker>(next_id++, config, settings, 0);
+    const RxQueue queue{0, 0, false};
+    const bool bursts = state.range(0) != 0;
+    EventRecord drained[256];
+    size_t i = 0;
+    uint64_t packets = 0;
+    for (auto _ : state) {
+        const uint16_t n = static_cast<uint16_t>(std::min<size_t>(kBurst, mbufs.size() - i));
+        if (bursts) {
+            worker->receive_burst(mbufs.data() + i, n, queue);
+        } else {
+            for (uint16_t k = 0; k < n; ++k) {
+                const rte_mbuf *m = mbufs[i + k];
+                worker->handle_frame(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, 0, 0);
+            }
+        }
+        packets += n;
+        i = i + n == mbufs.size() ? 0 : i + n;
+        // The control thread drains the ring meanwhile; here, between bursts.
+        while (rte_ring_sc_dequeue_burst_elem(worker->events(), drained, sizeof(EventRecord), 256, nullptr))
+            ;
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(packets));
+    state.SetLabel(bursts ? "bursts" : "frame by frame");
+    worker.reset();
+    for (rte_mbuf *m : mbufs)
+        rte_pktmbuf_free(m);
+    rte_mempool_free(pool);
+}
+BENCHMARK(BM_WorkerPoll)->Arg(0)->Arg(1);
 
 // The software spreading path's extra cost per packet: the spreading
 // lcore's decode, flow hash and ring enqueue, and the worker's ring dequeue
@@ -284,7 +391,7 @@ int main(int argc, char **argv)
     const std::string capture = argc > 1 ? argv[1] : "tests/data/many_flows.pcap";
 
     std::string prefix = "--file-prefix=fs-bench-" + std::to_string(getpid());
-    std::vector<std::string> args = {"bench", "--no-huge", "--no-pci", "--no-shconf", "-m", "1024",
+    std::vector<std::string> args = {"bench", "--no-huge", "--no-pci", "--no-shconf", "-m", "3072",
                                      "-l",    "0",         prefix,     "--log-level=error"};
     std::vector<char *> eal_argv;
     for (auto &a : args)

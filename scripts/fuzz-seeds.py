@@ -123,6 +123,21 @@ def main():
                            b''.join(struct.pack('<HB', o, l) for o, l in cuts) + stream)
     write(out_dir, 'stream_reassembly', streams)
 
+    # IP reassembly seeds: a datagram's fragments in order, reversed,
+    # overlapping and repeated, IPv4 and IPv6; one spanning several blocks;
+    # and a flood of first fragments.
+    fragments = []
+    for v6 in (0, 8):
+        cuts = [(o, 48, o + 48 < 200) for o in range(0, 200, 48)]
+        for order in (cuts, cuts[::-1], cuts[:1] + [(24, 32, True)] + cuts[1:], [c for c in cuts for _ in (0, 1)]):
+            fragments.append(bytes([len(order)]) + b''.join(
+                struct.pack('<HBB', o // 8, min(l, 200 - o), int(more) | v6 | 2) for o, l, more in order))
+    fragments.append(bytes([64]) + b''.join(struct.pack('<HBB', 0, 40, 1 | (d % 4) << 1 | (d % 3) << 5)
+                                            for d in range(64)))
+    big = [(o, min(240, 1200 - o), o + 240 < 1200) for o in range(0, 1200, 240)]  # spans three blocks
+    fragments.append(bytes([len(big)]) + b''.join(struct.pack('<HBB', o // 8, l, int(m) | 4) for o, l, m in big))
+    write(out_dir, 'ip_reassembly', fragments)
+
     write(out_dir, 'signature_pack',
           [open(p, 'rb').read() for p in glob.glob(os.path.join(ROOT, 'conf', 'signatures', '*.yaml'))])
 

@@ -9,6 +9,7 @@
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
+#include <rte_prefetch.h>
 
 namespace flowsentry {
 
@@ -50,14 +51,19 @@ TimeoutClass timeout_class(FlowList l)
 }
 
 FlowTable::FlowTable(const FlowTableParams &params)
-    : capacity_(params.capacity), handshake_reserve_(params.capacity / 8 > 0 ? params.capacity / 8 : 1)
+    : capacity_(params.capacity), slots_(params.capacity + params.capacity / 4),
+      handshake_reserve_(params.capacity / 8 > 0 ? params.capacity / 8 : 1),
+      lru_period_log2_(params.lru_period_log2)
 {
     for (int l = 0; l < kLists; ++l)
         timeout_ns_[l] = params.timeout_ns[static_cast<int>(timeout_class(static_cast<FlowList>(l)))];
 
     rte_hash_parameters hp{};
     hp.name = params.name;
-    hp.entries = params.capacity;
+    // A quarter more entries than flows: eviction keeps the table at
+    // `capacity`, so cuckoo insertion never works at full load, where it
+    // searches long displacement paths.
+    hp.entries = slots_;
     hp.key_len = sizeof(FlowKey);
     hp.hash_func = rte_hash_crc;
     hp.hash_func_init_val = 0;
@@ -69,14 +75,14 @@ FlowTable::FlowTable(const FlowTableParams &params)
     hash_ = rte_hash_create(&hp);
     if (hash_ == nullptr)
         throw std::runtime_error(std::string("flow table ") + params.name + ": cannot create hash of " +
-                                 std::to_string(params.capacity) + " entries: " + rte_strerror(rte_errno));
+                                 std::to_string(slots_) + " entries: " + rte_strerror(rte_errno));
 
-    flows_ = static_cast<Flow *>(rte_zmalloc_socket(params.name, sizeof(Flow) * capacity_,
+    flows_ = static_cast<Flow *>(rte_zmalloc_socket(params.name, sizeof(Flow) * slots_,
                                                     RTE_CACHE_LINE_SIZE, params.socket_id));
     if (flows_ == nullptr) {
         rte_hash_free(hash_);
         throw std::runtime_error(std::string("flow table ") + params.name + ": cannot allocate " +
-                                 std::to_string(sizeof(Flow) * capacity_) + " bytes of flow state");
+                                 std::to_string(sizeof(Flow) * slots_) + " bytes of flow state");
     }
 }
 
@@ -92,12 +98,42 @@ Flow *FlowTable::lookup(const FlowKey &key, uint32_t hash)
     return pos >= 0 ? &flows_[pos] : nullptr;
 }
 
+void FlowTable::lookup_bulk(const FlowKey *const keys[], const uint32_t hashes[], uint32_t n, Flow *found[])
+{
+    freed_.reset();
+    added_.reset();
+    if (n == 0)
+        return;
+    int32_t pos[kBulkMax];
+    // The API takes non-const arrays but only reads them.
+    rte_hash_lookup_with_hash_bulk(hash_, reinterpret_cast<const void **>(const_cast<const FlowKey **>(keys)),
+                                   const_cast<uint32_t *>(hashes), n, pos);
+    for (uint32_t i = 0; i < n; ++i) {
+        if (pos[i] < 0) {
+            found[i] = nullptr;
+            continue;
+        }
+        found[i] = &flows_[pos[i]];
+        rte_prefetch0(found[i]);
+        rte_prefetch0(reinterpret_cast<const char *>(found[i] + 1) - 1);  // a flow may straddle two lines
+    }
+}
+
+Flow *FlowTable::current(const FlowKey &key, uint32_t hash, Flow *answer)
+{
+    // Slots are stable while their key is in the table: a hit only goes
+    // stale if its slot was freed (it may hold another key now). A miss
+    // stays a miss unless a key of the same hash was added.
+    const bool recheck = answer != nullptr ? freed_.contains(index_of(*answer)) : added_.contains(hash);
+    return recheck ? lookup(key, hash) : answer;
+}
+
 int32_t FlowTable::add_key(const FlowKey &key, uint32_t hash)
 {
     const int32_t pos = rte_hash_add_key_with_hash(hash_, &key, hash);
     // Positions are below `entries` when no per-lcore cache is used; check
     // anyway, since flows_ is indexed by it.
-    if (pos >= 0 && static_cast<uint32_t>(pos) >= capacity_) {
+    if (pos >= 0 && static_cast<uint32_t>(pos) >= slots_) {
         rte_hash_del_key_with_hash(hash_, &key, hash);
         return -ENOSPC;
     }
@@ -114,10 +150,20 @@ const FlowKey &FlowTable::key_of(const Flow &flow) const
 
 void FlowTable::touch(Flow &flow, uint64_t now_ns)
 {
-    if (now_ns > flow.last_seen_ns)
+    const uint64_t before = flow.last_seen_ns;
+    if (now_ns > before)
         flow.last_seen_ns = now_ns;
+    const FlowList list = flow_list(flow.tcp.state);
+    // A flow was last moved within the period its last_seen_ns is in (a
+    // packet in a new period moves it), so each list stays ordered by move
+    // time, and a flow's last packet is less than a period after its move.
+    // Expiry stops at the first head not yet due: any flow behind it was
+    // moved no earlier, so it is due less than a period after that head.
+    if (lru_period_log2_ != 0 && list == flow.lru_list &&
+        (flow.last_seen_ns >> lru_period_log2_) == (before >> lru_period_log2_))
+        return;
     list_unlink(flow);
-    flow.lru_list = flow_list(flow.tcp.state);
+    flow.lru_list = list;
     list_push_tail(flow);
 }
 
@@ -126,6 +172,7 @@ void FlowTable::remove(Flow &flow)
     list_unlink(flow);
     const FlowKey &key = key_of(flow);
     rte_hash_del_key(hash_, &key);
+    freed_.note(index_of(flow));
     flow.in_use = 0;
     --size_;
 }

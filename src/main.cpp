@@ -195,6 +195,7 @@ int run(int argc, char **argv)
 
     ControlOptions control_options;
     control_options.stats_interval_s = config.stats_interval_s;
+    control_options.stop_after_s = cl.bench_seconds;
     if (!cl.pcaps.empty()) {
         for (const std::string &pcap : cl.pcaps) {
             const CaptureInfo capture = inspect_capture(pcap);
@@ -256,7 +257,8 @@ int run(int argc, char **argv)
         if (!spreader) {
             spread_lcore = spreader_lcore(config, lcores);
             spreader = std::make_unique<RxSpreader>(static_cast<uint16_t>(workers.size()), config.spreading.ring_size,
-                                                    config.burst_size, int(rte_lcore_to_socket_id(spread_lcore)));
+                                                    config.burst_size, int(rte_lcore_to_socket_id(spread_lcore)),
+                                                    config.decode);
         }
         warn_remote_port("the spreading lcore", spread_lcore, p);
         for (uint16_t q = 0; q < p.rx_queues; ++q)

@@ -42,7 +42,37 @@ FindingsTo<Fn> findings_to(Fn fn)
     return FindingsTo<Fn>(fn);
 }
 
+// Keys are compared as six words (FlowKey is 8-byte aligned, no padding),
+// not through a memcmp call.
+bool same_key(const FlowKey &a, const FlowKey &b)
+{
+    uint64_t wa[sizeof(FlowKey) / 8], wb[sizeof(FlowKey) / 8];
+    std::memcpy(wa, &a, sizeof wa);
+    std::memcpy(wb, &b, sizeof wb);
+    uint64_t diff = 0;
+    for (size_t i = 0; i < sizeof(FlowKey) / 8; ++i)
+        diff |= wa[i] ^ wb[i];
+    return diff == 0;
+}
+
+// A flow moves on its LRU list at most once per 2^30 ns (1.07 s) of packet
+// time unless its state changes: expiry of flows queued behind it is at
+// most that late (FlowTableParams::lru_period_log2).
+constexpr uint8_t kLruPeriodLog2 = 30;
+
 constexpr uint64_t seconds_ns(uint32_t s) { return static_cast<uint64_t>(s) * 1000000000ull; }
+
+// Points the worker at the TCP packet being handled for as long as it is.
+class HandlingPacket {
+public:
+    HandlingPacket(const DecodedPacket *&slot, const DecodedPacket &pkt) : slot_(slot) { slot_ = &pkt; }
+    ~HandlingPacket() { slot_ = nullptr; }
+    HandlingPacket(const HandlingPacket &) = delete;
+    HandlingPacket &operator=(const HandlingPacket &) = delete;
+
+private:
+    const DecodedPacket *&slot_;
+};
 
 // Mirai's scanner sets the SYN's sequence number to the destination address
 // (mirai/bot/scanner.c), a marker no normal stack produces on purpose.
@@ -63,6 +93,7 @@ WorkerSettings make_worker_settings(const Config &config)
     s.burst_size = config.burst_size;
     s.expiry_batch = config.flow_table.expiry_batch;
     s.scatter = config.scatter;
+    s.decode = config.decode;
     for (uint16_t p : config.telnet_ports)
         s.telnet_port[p >> 3] |= static_cast<uint8_t>(1u << (p & 7));
     return s;
@@ -82,6 +113,7 @@ Worker::Worker(uint16_t worker_id, const Config &config, const WorkerSettings &s
         seconds_ns(config.flow_table.established_timeout_s);
     params.timeout_ns[static_cast<int>(TimeoutClass::closing)] = seconds_ns(config.flow_table.closing_timeout_s);
     params.socket_id = socket_id;
+    params.lru_period_log2 = kLruPeriodLog2;
     flows_ = std::make_unique<FlowTable>(params);
 
     const std::string ring_name = "events_w" + std::to_string(worker_id);
@@ -92,6 +124,15 @@ Worker::Worker(uint16_t worker_id, const Config &config, const WorkerSettings &s
                                  std::to_string(config.alert_ring_size) + " records: " + rte_strerror(rte_errno));
     if (settings.inspection != nullptr)
         inspector_ = std::make_unique<PayloadInspector>(*settings.inspection, worker_id, counters_);
+    if (config.defrag.enabled) {
+        DefragLimits limits;
+        limits.max_datagrams = config.defrag.max_datagrams;
+        limits.max_bytes = config.defrag.max_bytes;
+        limits.max_datagram_size = config.defrag.max_datagram_size;
+        limits.max_fragments_per_datagram = config.defrag.max_fragments_per_datagram;
+        limits.timeout_ns = seconds_ns(config.defrag.timeout_s);
+        defrag_ = std::make_unique<IpReassembler>(limits, counters_.defrag);
+    }
 }
 
 Worker::~Worker() { rte_ring_free(events_); }
@@ -146,12 +187,7 @@ uint32_t Worker::poll(bool rings_only)
         if (n == 0)
             continue;
         const uint64_t start = rte_rdtsc();
-        for (uint16_t i = 0; i < n; ++i) {
-            if (i + 1 < n)
-                rte_prefetch0(rte_pktmbuf_mtod(burst[i + 1], void *));
-            // A spread packet's port is the one the PMD wrote into the mbuf.
-            receive(burst[i], q.ring != nullptr ? burst[i]->port : q.port_id);
-        }
+        receive_burst(burst, n, q);
         rte_pktmbuf_free_bulk(burst, n);
         counters_.busy_cycles.add(rte_rdtsc() - start);
         taken += n;
@@ -159,33 +195,144 @@ uint32_t Worker::poll(bool rings_only)
     return taken;
 }
 
-void Worker::receive(const rte_mbuf *m, uint16_t port_id)
+void Worker::receive_burst(rte_mbuf *const *pkts, uint16_t n, const RxQueue &q)
+{
+    for (uint16_t i = 0; i < n;)
+        i += receive_bulk(pkts + i, static_cast<uint16_t>(std::min<uint32_t>(n - i, FlowTable::kBulkMax)), q);
+}
+
+uint16_t Worker::receive_bulk(rte_mbuf *const *pkts, uint16_t n, const RxQueue &q)
+{
+    for (uint16_t i = 0; i < n; ++i)
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+
+    // Decode every frame first, in order (the clock advances as it would
+    // frame by frame), and key the TCP ones.
+    const FlowKey *keys[FlowTable::kBulkMax];
+    uint32_t hashes[FlowTable::kBulkMax];
+    uint32_t tcp = 0;
+    uint16_t taken = 0;
+    // A burst often holds several packets of one flow (a handshake, a
+    // stream): only the first is looked up, the others take the flow it
+    // went to. By hash: 1 + index of the latest TCP packet, 0: none.
+    constexpr uint32_t kSeenSlots = 128;
+    uint8_t seen[kSeenSlots] = {};
+    while (taken < n) {
+        const rte_mbuf *m = pkts[taken];
+        // frame_copy_ holds one scattered frame: the bulk ends with it.
+        const bool scattered = m->nb_segs != 1;
+        if (scattered && taken != 0)
+            break;
+        Staged &s = staged_[taken++];
+        // A spread packet's port is the one the PMD wrote into the mbuf.
+        s.port_id = q.ring != nullptr ? m->port : q.port_id;
+        s.tcp = false;
+        if (frame_of(m, s.frame, s.len)) {
+            s.time_ns = clock_.packet_time(m);
+            clock_.advance(s.time_ns);
+            s.result = decode_counted(s.frame, s.len, s.pkt);
+            s.tcp = s.result == DecodeResult::ok && s.pkt.l4_proto == IPPROTO_TCP;
+            if (s.tcp) {
+                make_flow_ref(s.pkt, s.ref);
+                uint8_t &latest = seen[s.ref.hash & (kSeenSlots - 1)];
+                const Staged *prev = latest != 0 ? &staged_[latest - 1] : nullptr;
+                if (prev != nullptr && prev->ref.hash == s.ref.hash && same_key(prev->ref.key, s.ref.key)) {
+                    s.same_flow_as = latest;
+                } else {
+                    s.same_flow_as = 0;
+                    s.lookup = static_cast<uint8_t>(tcp);
+                    keys[tcp] = &s.ref.key;
+                    hashes[tcp++] = s.ref.hash;
+                }
+                latest = static_cast<uint8_t>(taken);
+            }
+        }
+        if (scattered)
+            break;
+    }
+
+    Flow *found[FlowTable::kBulkMax];
+    flows_->lookup_bulk(keys, hashes, tcp, found);
+
+    // Then handle them in arrival order. An earlier frame of this bulk may
+    // have added or evicted a flow: current() checks the answer.
+    for (uint16_t i = 0; i < taken; ++i) {
+        Staged &s = staged_[i];
+        if (s.tcp) {
+            counters_.tcp_packets.add();
+            Flow *answer = s.same_flow_as != 0 ? staged_[s.same_flow_as - 1].flow : found[s.lookup];
+            s.flow = handle_tcp(s.pkt, s.frame, s.time_ns, s.port_id, s.ref,
+                                flows_->current(s.ref.key, s.ref.hash, answer));
+        } else if (s.frame != nullptr) {
+            handle_decoded(s.result, s.pkt, s.frame, s.len, s.time_ns, s.port_id);
+        }
+    }
+    return taken;
+}
+
+bool Worker::frame_of(const rte_mbuf *m, const uint8_t *&frame, uint32_t &len)
 {
     counters_.rx_packets.add();
     counters_.rx_bytes.add(m->pkt_len);
-    const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
-    uint32_t len = m->data_len;
+    frame = rte_pktmbuf_mtod(m, const uint8_t *);
+    len = m->data_len;
     // Half a frame is never parsed: a frame spread over mbufs is copied
     // whole when scatter is on, else dropped and counted.
     if (m->nb_segs != 1) {
         if (frame_copy_.empty() || m->pkt_len > frame_copy_.size()) {
             counters_.rx_multi_segment.add();
-            return;
+            frame = nullptr;
+            return false;
         }
         frame = static_cast<const uint8_t *>(rte_pktmbuf_read(m, 0, m->pkt_len, frame_copy_.data()));
         len = m->pkt_len;
         counters_.rx_scattered.add();
     }
-    const uint64_t t = clock_.packet_time(m);
-    clock_.advance(t);
-    handle_frame(frame, len, t, port_id);
+    return true;
+}
+
+void Worker::make_flow_ref(const DecodedPacket &pkt, FlowRef &ref)
+{
+    make_flow_key(pkt, ref.key, ref.sender_is_lo);
+    ref.hash = flow_key_hash(ref.key);
 }
 
 void Worker::handle_frame(const uint8_t *frame, uint32_t len, uint64_t time_ns, uint16_t port_id)
 {
     DecodedPacket pkt;
-    const DecodeResult r = decode_packet(frame, len, pkt);
+    const DecodeResult r = decode_counted(frame, len, pkt);
+    handle_decoded(r, pkt, frame, len, time_ns, port_id);
+}
+
+DecodeResult Worker::decode_counted(const uint8_t *frame, uint32_t len, DecodedPacket &pkt)
+{
+    const DecodeResult r = decode_packet(frame, len, pkt, settings_.decode);
     counters_.decode[static_cast<int>(r)].add();
+    for (unsigned i = 0; i < pkt.tunnel_layers; ++i)
+        counters_.layer[static_cast<int>(pkt.layers[i])].add();
+    return r;
+}
+
+void Worker::handle_decoded(DecodeResult r, const DecodedPacket &pkt, const uint8_t *frame, uint32_t len,
+                            uint64_t time_ns, uint16_t port_id)
+{
+    if (r == DecodeResult::ipv4_fragment || r == DecodeResult::ipv6_fragment) {
+        // A reassembled datagram is decoded like any frame, once: if it is
+        // a fragment again it is counted and dropped, never reassembled.
+        if (defrag_ == nullptr)
+            return;
+        if (in_reassembled_) {
+            counters_.defrag.refragmented.add();
+            return;
+        }
+        const ReassembledFrame whole = defrag_->add(frame, len, pkt, time_ns);
+        if (whole.data != nullptr) {
+            in_reassembled_ = true;
+            handle_frame(whole.data, whole.len, time_ns, port_id);
+            in_reassembled_ = false;
+        }
+        return;
+    }
     if (r != DecodeResult::ok)
         return;
     if (pkt.l4_proto != IPPROTO_TCP) {
@@ -193,30 +340,31 @@ void Worker::handle_frame(const uint8_t *frame, uint32_t len, uint64_t time_ns, 
         return;
     }
     counters_.tcp_packets.add();
-    handle_tcp(pkt, frame, time_ns, port_id);
+    FlowRef ref;
+    make_flow_ref(pkt, ref);
+    handle_tcp(pkt, frame, time_ns, port_id, ref, flows_->lookup(ref.key, ref.hash));
 }
 
-void Worker::handle_tcp(const DecodedPacket &pkt, const uint8_t *frame, uint64_t time_ns, uint16_t port_id)
+Flow *Worker::handle_tcp(const DecodedPacket &pkt, const uint8_t *frame, uint64_t time_ns, uint16_t port_id,
+                         const FlowRef &ref, Flow *flow)
 {
-    FlowKey key;
-    bool sender_is_lo;
-    make_flow_key(pkt, key, sender_is_lo);
-    const uint32_t hash = flow_key_hash(key);
-
-    Flow *flow = flows_->lookup(key, hash);
+    const FlowKey &key = ref.key;
+    const bool sender_is_lo = ref.sender_is_lo;
     if (flow == nullptr) {
-        flow = flows_->insert(key, hash, time_ns, [&](Flow &victim, const FlowKey &victim_key) {
+        flow = flows_->insert(key, ref.hash, time_ns, [&](Flow &victim, const FlowKey &victim_key) {
             counters_.flows_evicted.add();
             end_flow(victim, victim_key, EndReason::evicted, victim.last_seen_ns);
         });
         if (flow == nullptr) {
             counters_.flow_table_full.add();
-            return;
+            return nullptr;
         }
         counters_.flows_created.add();
         flow->port_id = port_id;
     }
 
+    // Not before: an eviction above ends another flow, not this packet's.
+    const HandlingPacket handling(packet_, pkt);
     const TcpState before = flow->tcp.state;
     TcpStep step = tcp_track(flow->tcp, pkt, sender_is_lo);
     if (step.event == TcpEvent::reused) {
@@ -270,6 +418,7 @@ void Worker::handle_tcp(const DecodedPacket &pkt, const uint8_t *frame, uint64_t
     case TcpEvent::reused:
         break;
     }
+    return flow;
 }
 
 void Worker::on_accepted(const Flow &flow, const FlowKey &key, uint64_t time_ns)
@@ -347,6 +496,8 @@ void Worker::expire(uint64_t now_ns)
         end_flow(flow, key, EndReason::timeout, flow.last_seen_ns);
     });
     counters_.flows_expired.add(n);
+    if (defrag_ != nullptr)
+        defrag_->expire(now_ns, settings_.expiry_batch);
 }
 
 void Worker::flush()
@@ -357,6 +508,8 @@ void Worker::flush()
         end_flow(flow, key, EndReason::shutdown, flow.last_seen_ns);
     });
     flushing_ = false;
+    if (defrag_ != nullptr)
+        defrag_->flush();
     if (inspector_ != nullptr)
         inspector_->offline();  // polling is over: reloads no longer wait for this worker
 }
@@ -397,6 +550,17 @@ void Worker::fill_record(EventRecord &rec, EventType type, const Flow &flow, con
     std::memcpy(rec.vlan, key.vlan, sizeof(rec.vlan));
     rec.vlan_count = static_cast<uint8_t>((key.vlan[0] != 0) + (key.vlan[1] != 0));
     rec.tunnel_id = key.tunnel_id;
+    rec.tunnel_tenant = key.tunnel_type;
+    rec.tunnel_type = key.tunnel_type;
+    if (packet_ != nullptr && packet_->tunnel_layers != 0) {
+        const TunnelContext &t = packet_->tunnel;
+        rec.tunnel_type = t.type;
+        rec.outer_ip_version = t.outer_ip_version;
+        rec.erspan_session = t.erspan_session;
+        rec.outer_vlan = t.outer_vlan;
+        std::memcpy(rec.outer_src, t.outer_src, sizeof rec.outer_src);
+        std::memcpy(rec.outer_dst, t.outer_dst, sizeof rec.outer_dst);
+    }
     rec.port_id = flow.port_id;
     rec.worker_id = id_;
     rec.history = flow.tcp.history;

@@ -62,6 +62,12 @@ struct FlowTableParams {
     uint32_t capacity;      // most flows held at once
     uint64_t timeout_ns[static_cast<int>(TimeoutClass::count_)];
     int socket_id;
+    // A packet moves its flow to the tail of its list only when the flow
+    // changes list or its packet time enters a new period of 2^lru_period_log2
+    // ns (0: on every packet). Fewer moves, fewer cache misses on list
+    // neighbours; a flow's own expiry stays exact, and one behind it on its
+    // list can expire up to one period late (see touch()).
+    uint8_t lru_period_log2;
 };
 
 class FlowTable {
@@ -75,6 +81,22 @@ public:
     // The flow of `key`, or nullptr.
     Flow *lookup(const FlowKey &key, uint32_t hash);
 
+    // Most keys one lookup_bulk takes (rte_hash's bulk limit).
+    static constexpr uint32_t kBulkMax = 64;
+
+    // Looks up `n` (≤ kBulkMax) keys at once and prefetches the flows found:
+    // found[i] is the flow of keys[i] or nullptr. The answers are as of this
+    // call; until the next one the table notes the slots it frees and the
+    // hashes it adds, so that current() can tell whether one still holds.
+    void lookup_bulk(const FlowKey *const keys[], const uint32_t hashes[], uint32_t n, Flow *found[]);
+
+    // The flow of `key` now, given an answer for it that was right at
+    // lookup_bulk or since (lookup_bulk's, or what an earlier packet of the
+    // flow went to). A packet handled in between can have removed that flow
+    // (eviction) or added the missing one; only then does this look the key
+    // up again.
+    Flow *current(const FlowKey &key, uint32_t hash, Flow *answer);
+
     // Inserts a zeroed flow for `key` (which must not be present). When the
     // table is full, the eviction victim (see the top of this file) is handed
     // to `on_evict` (before its slot is reused) and removed first. Returns nullptr only if
@@ -82,7 +104,9 @@ public:
     template <typename OnEvict>
     Flow *insert(const FlowKey &key, uint32_t hash, uint64_t now_ns, OnEvict &&on_evict);
 
-    // Moves a flow to the tail of its list (for its new state) after a packet.
+    // Records a packet of the flow at `now_ns`: moves the flow to the tail
+    // of the list for its new state, if it changed list or entered a new LRU
+    // period (FlowTableParams::lru_period_log2).
     void touch(Flow &flow, uint64_t now_ns);
 
     // Ends up to `budget` flows idle past their class timeout at `now_ns`,
@@ -119,11 +143,55 @@ private:
     Flow *oldest_head(FlowList first, FlowList last);  // least recently seen head of lists [first, last]
     Flow *eviction_victim();
 
+    // Values noted since lookup_bulk (freed slots, added hashes; see
+    // current()). A 256-bit filter answers most "never noted" questions
+    // without a scan; past kBatchLog values, everything counts as noted.
+    class BatchLog {
+    public:
+        void reset()
+        {
+            n_ = 0;
+            filter_[0] = filter_[1] = filter_[2] = filter_[3] = 0;
+        }
+        void note(uint32_t v)
+        {
+            const uint32_t bit = mix(v);
+            filter_[bit >> 6] |= 1ull << (bit & 63);
+            if (n_ < kBatchLog)
+                values_[n_] = v;
+            if (n_ <= kBatchLog)
+                ++n_;
+        }
+        bool contains(uint32_t v) const
+        {
+            const uint32_t bit = mix(v);
+            if (!(filter_[bit >> 6] & (1ull << (bit & 63))))
+                return false;
+            if (n_ > kBatchLog)
+                return true;
+            for (uint32_t i = 0; i < n_; ++i)
+                if (values_[i] == v)
+                    return true;
+            return false;
+        }
+
+    private:
+        static constexpr uint32_t kBatchLog = 2 * kBulkMax;
+        static uint32_t mix(uint32_t v) { return (v * 0x9e3779b1u) >> 24; }
+        uint64_t filter_[4] = {};
+        uint32_t values_[kBatchLog];
+        uint32_t n_ = 0;
+    };
+    BatchLog freed_;  // slots
+    BatchLog added_;  // hashes
+
     rte_hash *hash_ = nullptr;
     Flow *flows_ = nullptr;
     uint32_t capacity_ = 0;
+    uint32_t slots_ = 0;  // rte_hash entries, and flows_'s length: capacity + headroom
     uint32_t size_ = 0;
     uint32_t handshake_reserve_ = 1;
+    uint8_t lru_period_log2_ = 0;
     uint64_t timeout_ns_[kLists];  // of each list, from its timeout class
     List lists_[kLists];
 };
@@ -143,6 +211,7 @@ Flow *FlowTable::insert(const FlowKey &key, uint32_t hash, uint64_t now_ns, OnEv
     int32_t pos = add_key(key, hash);
     if (pos < 0)
         return nullptr;
+    added_.note(hash);
     Flow &flow = flows_[pos];
     flow = Flow{};
     flow.in_use = 1;

@@ -14,6 +14,7 @@
 #include "flowsentry/counters.hpp"
 #include "flowsentry/event_record.hpp"
 #include "flowsentry/flow_table.hpp"
+#include "flowsentry/ip_reassembly.hpp"
 #include "flowsentry/packet_time.hpp"
 #include "flowsentry/payload_inspector.hpp"
 
@@ -38,6 +39,7 @@ struct WorkerSettings {
     uint32_t expiry_batch = 64;
     bool scatter = false;  // frames spread over mbufs are copied whole and parsed
     bool wait_for_ring = false;  // replay: a full event ring pauses the worker instead of dropping
+    DecodeOptions decode;  // the decode: section (tunnel depth, VXLAN/Geneve ports, MPLS payload)
     uint8_t telnet_port[65536 / 8] = {};  // bit set of server ports
     const InspectionEngine *inspection = nullptr;  // payload inspection; null: off
     bool is_telnet_port(uint16_t p) const { return telnet_port[p >> 3] & (1u << (p & 7)); }
@@ -66,9 +68,14 @@ public:
     };
     static int launch(void *launch);  // rte_eal_remote_launch entry, takes a Launch
 
-    // One frame through the pipeline (the poll loop calls it for every mbuf;
-    // tests call it directly with frames read from a capture).
+    // One frame through the pipeline (tests call it directly with frames
+    // read from a capture; reassembled datagrams go through it).
     void handle_frame(const uint8_t *frame, uint32_t len, uint64_t time_ns, uint16_t port_id);
+
+    // A burst of mbufs from queue `q` through the pipeline, with the same
+    // records and counters as handle_frame on each in turn (the poll loop
+    // calls it; benchmarks too). Leaves the mbufs to the caller.
+    void receive_burst(rte_mbuf *const *pkts, uint16_t n, const RxQueue &q);
 
     // Expiry step of the poll loop, at packet time `now_ns`.
     void expire(uint64_t now_ns);
@@ -86,10 +93,47 @@ public:
     void set_control_alive(const std::atomic<bool> *alive) { control_alive_ = alive; }
 
 private:
+    // A TCP packet's flow: its canonical key, the key's hash, and which side sent it.
+    struct FlowRef {
+        FlowKey key;
+        uint32_t hash;
+        bool sender_is_lo;
+    };
+    static void make_flow_ref(const DecodedPacket &pkt, FlowRef &ref);
+    // A frame of a burst between decode and handling.
+    struct Staged {
+        DecodedPacket pkt;
+        FlowRef ref;
+        const uint8_t *frame;  // null: counted, not parsed
+        uint64_t time_ns;
+        uint32_t len;
+        uint16_t port_id;
+        DecodeResult result;
+        bool tcp;  // decoded TCP: its flow is looked up with the others
+        uint8_t lookup;        // its place in the bulk lookup
+        uint8_t same_flow_as;  // 1 + index of the bulk's previous packet of its flow (not looked up); 0: none
+        Flow *flow;            // once handled: the flow it went to, or nullptr
+    };
+
     // One pass over the sources (or only the rings); returns packets taken.
     uint32_t poll(bool rings_only);
-    void receive(const rte_mbuf *m, uint16_t port_id);
-    void handle_tcp(const DecodedPacket &pkt, const uint8_t *frame, uint64_t time_ns, uint16_t port_id);
+    // Up to FlowTable::kBulkMax frames of a burst: all decoded, their flows
+    // looked up in one bulk lookup, then handled one by one in arrival order
+    // exactly as handle_frame would. Returns how many frames it took (it
+    // stops after a scattered frame, whose copy is not kept).
+    uint16_t receive_bulk(rte_mbuf *const *pkts, uint16_t n, const RxQueue &q);
+    // Counts the frame; its contiguous bytes, or false when it can't be parsed.
+    bool frame_of(const rte_mbuf *m, const uint8_t *&frame, uint32_t &len);
+    // decode_packet with the configured options; counts the result and
+    // every tunnel layer seen.
+    DecodeResult decode_counted(const uint8_t *frame, uint32_t len, DecodedPacket &pkt);
+    // What follows decode (and its counter) for one frame.
+    void handle_decoded(DecodeResult r, const DecodedPacket &pkt, const uint8_t *frame, uint32_t len,
+                        uint64_t time_ns, uint16_t port_id);
+    // `flow` is the flow of ref.key as the table holds it now, or nullptr.
+    // Returns the flow the packet went to (nullptr: the table had no room).
+    Flow *handle_tcp(const DecodedPacket &pkt, const uint8_t *frame, uint64_t time_ns, uint16_t port_id,
+                     const FlowRef &ref, Flow *flow);
     void emit_finding(const Flow &flow, const FlowKey &key, uint64_t time_ns, const Finding &f);
     void on_accepted(const Flow &flow, const FlowKey &key, uint64_t time_ns);
     void on_attempt_opened(const Flow &flow, const FlowKey &key, const DecodedPacket &syn, uint64_t time_ns);
@@ -110,10 +154,16 @@ private:
     const WorkerSettings &settings_;
     std::vector<RxQueue> queues_;
     std::vector<uint8_t> frame_copy_;  // a scattered frame made contiguous (scatter only)
+    Staged staged_[FlowTable::kBulkMax];
     uint16_t id_;
     bool flushing_ = false;
     const std::atomic<bool> *control_alive_ = nullptr;
     std::unique_ptr<PayloadInspector> inspector_;  // null without signature packs
+    std::unique_ptr<IpReassembler> defrag_;        // null when defrag is off
+    bool in_reassembled_ = false;                  // handling a datagram defrag_ returned
+    // The TCP packet handle_tcp is handling, once its flow is found: records
+    // of that flow take the packet's tunnel context (outer addresses).
+    const DecodedPacket *packet_ = nullptr;
     std::atomic<bool> finished_{false};
 };
 

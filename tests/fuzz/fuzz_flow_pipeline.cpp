@@ -1,7 +1,7 @@
 // libFuzzer target: a sequence of frames through the worker's pipeline
-// (decode → flow table → handshake tracker → event ring), on a table of 8
-// flows and a ring of 64 records, so eviction, reuse, expiry and ring drops
-// are all reached. Each input gets a fresh worker: a crash replays alone.
+// (decode → IP reassembly → flow table → handshake tracker → event ring), on
+// a table of 8 flows, 4 datagrams and a ring of 64 records, so eviction,
+// reuse, expiry and ring drops are all reached. Each input gets a fresh worker: a crash replays alone.
 //
 // Input: records of [time step: 1 byte, ms][length: 2 bytes, big endian][frame].
 #include <cstdint>
@@ -30,6 +30,10 @@ Config small_config()
     c.flow_table.expiry_batch = 4;
     c.alert_ring_size = 64;
     c.telnet_ports = {23, 2323};
+    c.defrag.max_datagrams = 4;
+    c.defrag.max_datagram_size = 4096;
+    c.defrag.max_bytes = 16384;
+    c.defrag.timeout_s = 2;
     return c;
 }
 
@@ -78,9 +82,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     w.flush();
     flowsentry_test::drain(w);
-    // Every frame has one decode result; every flow left the table a counted way.
+    // Every frame has one decode result, and so has every datagram defrag
+    // put together; every flow left the table a counted way.
     const WorkerCounters &c = w.counters();
-    if (counted_sum(c) != frames || w.flows().size() != 0 ||
+    if (counted_sum(c) != frames + c.defrag.reassembled.get() || w.flows().size() != 0 ||
         c.flows_created.get() != c.flows_evicted.get() + c.flows_expired.get() + c.flows_flushed.get())
         std::abort();
     return 0;

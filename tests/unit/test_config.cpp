@@ -57,6 +57,12 @@ void expect_defaults(const Config &c)
     EXPECT_EQ(c.stats_interval_s, 0u);
     EXPECT_EQ(c.community_id_seed, 0u);
     EXPECT_EQ(c.observer_hostname, "");
+    EXPECT_TRUE(c.defrag.enabled);
+    EXPECT_EQ(c.defrag.max_datagrams, 4096u);
+    EXPECT_EQ(c.defrag.max_bytes, 4u << 20);
+    EXPECT_EQ(c.defrag.max_datagram_size, 65535u);
+    EXPECT_EQ(c.defrag.max_fragments_per_datagram, 64u);
+    EXPECT_EQ(c.defrag.timeout_s, 30u);
     EXPECT_EQ(d.workers, c.workers);  // the struct's defaults are the documented ones
 }
 
@@ -140,7 +146,8 @@ TEST(ConfigDefaults, ShippedFileNamesEveryKey)
                             "flow_table:", "capacity:", "expiry_batch:", "timeouts:", "attempt:",
                             "established:", "closing:", "telnet:", "alert_ring:", "size:",
                             "output:", "path:", "stats:", "interval:", "community_id:", "seed:",
-                            "observer:", "hostname:"})
+                            "observer:", "hostname:", "defrag:", "max_datagrams:", "max_bytes:",
+                            "max_datagram_size:", "max_fragments_per_datagram:"})
         EXPECT_THAT(text, HasSubstr(key));
 }
 
@@ -244,7 +251,53 @@ TEST(ConfigErrors, UnknownTopLevelKey)
     EXPECT_EQ(error_of("workers: 2\nwokers: 3\n"),
               "t.yaml:2:1: wokers: unknown key (valid keys: workers, worker_lcores, burst_size, "
               "ports, mempool, flow_table, telnet, alert_ring, output, stats, community_id, "
-              "observer, link_up_timeout, scatter, spreading, telemetry, home_networks, detections, sinks)");
+              "observer, link_up_timeout, scatter, spreading, telemetry, home_networks, detections, sinks, "
+              "defrag, decode)");
+}
+
+// ---- decode (tunnels) ----
+
+TEST(ConfigDecode, DefaultsAndValues)
+{
+    const Config d = parse("");
+    EXPECT_EQ(d.decode.max_depth, 4);
+    EXPECT_EQ(d.decode.mpls_payload, flowsentry::MplsPayload::automatic);
+    ASSERT_EQ(d.decode.vxlan_port_count, 1);
+    EXPECT_EQ(d.decode.vxlan_ports[0], 4789);
+    ASSERT_EQ(d.decode.geneve_port_count, 1);
+    EXPECT_EQ(d.decode.geneve_ports[0], 6081);
+
+    const Config c = parse("decode:\n  max_depth: 8\n  vxlan_ports: [4789, 8472]\n  geneve_ports: []\n"
+                           "  mpls_payload: ethernet\n");
+    EXPECT_EQ(c.decode.max_depth, 8);
+    EXPECT_EQ(c.decode.mpls_payload, flowsentry::MplsPayload::ethernet);
+    ASSERT_EQ(c.decode.vxlan_port_count, 2);
+    EXPECT_EQ(c.decode.vxlan_ports[1], 8472);
+    EXPECT_EQ(c.decode.geneve_port_count, 0);  // Geneve off
+    EXPECT_EQ(parse("decode:\n  mpls_payload: ip\n").decode.mpls_payload, flowsentry::MplsPayload::ip);
+    // Swapping the defaults between the lists is fine: checked once both are read.
+    const Config swapped = parse("decode:\n  vxlan_ports: [6081]\n  geneve_ports: [4789]\n");
+    EXPECT_EQ(swapped.decode.vxlan_ports[0], 6081);
+}
+
+TEST(ConfigDecode, Errors)
+{
+    EXPECT_EQ(error_of("decode:\n  max_depth: 0\n"), "t.yaml:2:14: decode.max_depth: must be between 1 and 8 (got 0)");
+    EXPECT_EQ(error_of("decode:\n  max_depth: 9\n"), "t.yaml:2:14: decode.max_depth: must be between 1 and 8 (got 9)");
+    EXPECT_EQ(error_of("decode:\n  mpls_payload: vpls\n"),
+              "t.yaml:2:17: decode.mpls_payload: must be auto, ip or ethernet (got vpls)");
+    EXPECT_EQ(error_of("decode:\n  vxlan_ports: [4789, 0]\n"),
+              "t.yaml:2:23: decode.vxlan_ports[1]: must be between 1 and 65535 (got 0)");
+    EXPECT_EQ(error_of("decode:\n  geneve_ports: [6081, 6081]\n"),
+              "t.yaml:2:24: decode.geneve_ports[1]: port listed twice (got 6081)");
+    EXPECT_EQ(error_of("decode:\n  vxlan_ports: [1, 2, 3, 4, 5, 6, 7, 8, 9]\n"),
+              "t.yaml:2:16: decode.vxlan_ports: must list at most 8 ports (got a list)");
+    EXPECT_EQ(error_of("decode:\n  vxlan_ports: [6081]\n"),
+              "t.yaml:2:16: decode.vxlan_ports: port 6081 is in both decode.vxlan_ports and decode.geneve_ports "
+              "(got a list)");
+    EXPECT_EQ(error_of("decode:\n  vxlan_ports: 4789\n"), "t.yaml:2:16: decode.vxlan_ports: expected a list (got 4789)");
+    EXPECT_EQ(error_of("decode:\n  depth: 2\n"),
+              "t.yaml:2:3: decode.depth: unknown key (valid keys: max_depth, vxlan_ports, geneve_ports, mpls_payload)");
 }
 
 // ---- scale-out keys ----
@@ -691,6 +744,36 @@ TEST(DetectionConfig, ErrorsPointAtTheValue)
               "t.yaml:2:18: detections.scan.window: must be between 1 and 86400 (got 0)");
     EXPECT_EQ(error_of("detections:\n  throttle: {limit: 3}\n"),
               "t.yaml:2:14: detections.throttle.limit: unknown key (valid keys: alerts, interval)");
+}
+
+TEST(DefragConfig, EveryKey)
+{
+    const Config c = parse("defrag:\n  enabled: false\n  max_datagrams: 10\n  max_bytes: 2048\n"
+                           "  max_datagram_size: 1500\n  max_fragments_per_datagram: 8\n  timeout: 60\n");
+    EXPECT_FALSE(c.defrag.enabled);
+    EXPECT_EQ(c.defrag.max_datagrams, 10u);
+    EXPECT_EQ(c.defrag.max_bytes, 2048u);
+    EXPECT_EQ(c.defrag.max_datagram_size, 1500u);
+    EXPECT_EQ(c.defrag.max_fragments_per_datagram, 8u);
+    EXPECT_EQ(c.defrag.timeout_s, 60u);
+}
+
+TEST(DefragConfig, ErrorsPointAtTheValue)
+{
+    EXPECT_EQ(error_of("defrag:\n  max_datagrams: 0\n"),
+              "t.yaml:2:18: defrag.max_datagrams: must be between 1 and 16777216 (got 0)");
+    EXPECT_EQ(error_of("defrag:\n  enabled: yes\n"), "t.yaml:2:12: defrag.enabled: expected true or false (got yes)");
+    EXPECT_EQ(error_of("defrag:\n  timeout: 0\n"), "t.yaml:2:12: defrag.timeout: must be between 1 and 86400 (got 0)");
+    EXPECT_EQ(error_of("defrag:\n  max_datagram_size: 70000\n"),
+              "t.yaml:2:22: defrag.max_datagram_size: must be between 8 and 65535 (got 70000)");
+    EXPECT_EQ(error_of("defrag:\n  max_fragments_per_datagram: 0\n"),
+              "t.yaml:2:31: defrag.max_fragments_per_datagram: must be between 1 and 65535 (got 0)");
+    EXPECT_EQ(error_of("defrag:\n  max_bytes: 4096\n"),
+              "t.yaml:2:14: defrag.max_bytes: must be at least 66048 to hold one datagram of max_datagram_size "
+              "65535 and its headers (got 4096)");
+    EXPECT_EQ(error_of("defrag:\n  timeout_s: 5\n"),
+              "t.yaml:2:3: defrag.timeout_s: unknown key (valid keys: enabled, max_datagrams, max_bytes, "
+              "max_datagram_size, max_fragments_per_datagram, timeout)");
 }
 
 TEST(SinkConfig, ParsesEveryKind)

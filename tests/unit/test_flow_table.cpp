@@ -295,3 +295,44 @@ TEST_F(FlowTableTest, AnsweredFloodGivesWayOldestFirst)
     ASSERT_NE(add(*t, 102, 22 * kSecond, &evicted), nullptr);
     EXPECT_EQ(evicted, (std::vector<uint32_t>{0, 1}));
 }
+
+TEST_F(FlowTableTest, CoarseLruKeepsOwnExpiryExactAndOthersLateByUnderAPeriod)
+{
+    // Periods of 2^30 ns (1.07 s): a packet within the period of a flow's
+    // last move does not move it.
+    static int instance = 0;
+    const std::string name = "test_flows_coarse_" + std::to_string(instance++);
+    FlowTableParams p{};
+    p.name = name.c_str();
+    p.capacity = 64;
+    for (uint64_t &t : p.timeout_ns)
+        t = 30 * kSecond;
+    p.lru_period_log2 = 30;
+    FlowTable t(p);
+    const uint64_t ms = kSecond / 1000;
+    Flow *a = add(t, 1, 0);
+    add(t, 2, 100 * ms);
+    t.touch(*a, 500 * ms);  // same period: a stays ahead of b
+
+    std::vector<uint32_t> ended;
+    auto collect = [&](Flow &, const FlowKey &k) {
+        uint32_t id = 0;
+        std::memcpy(&id, &k.addr_lo[1], 3);
+        ended.push_back(id);
+    };
+    // b is due at 30.1 s but queued behind a, due at 30.5 s: a never
+    // expires early, b waits for it (less than a period).
+    EXPECT_EQ(t.expire(30100 * ms, 100, collect), 0u);
+    EXPECT_EQ(t.expire(30499 * ms, 100, collect), 0u);
+    EXPECT_EQ(t.expire(30500 * ms, 100, collect), 2u);
+    EXPECT_EQ(ended, (std::vector<uint32_t>{1, 2}));
+
+    // A packet in a new period moves the flow behind the others: c is due
+    // first and goes first.
+    Flow *c = add(t, 3, 40 * kSecond);
+    add(t, 4, 40 * kSecond + 100 * ms);
+    t.touch(*c, 42 * kSecond);
+    ended.clear();
+    EXPECT_EQ(t.expire(70100 * ms, 100, collect), 1u);
+    EXPECT_EQ(ended, std::vector<uint32_t>{4});
+}

@@ -80,16 +80,20 @@ size_t accepted_in_truth(const std::string &name)
 
 uint64_t decode_count(const Worker &w, DecodeResult r) { return w.counters().decode[static_cast<int>(r)].get(); }
 
-// The accounting every scenario must keep: each frame has exactly one decode
-// result, each decoded frame is TCP or UDP, each flow made is still in the
-// table or left it one counted way.
+// The accounting every scenario must keep: each frame, and each datagram
+// reassembled from fragments, has exactly one decode result, each fragment
+// went to the reassembler (or, inside a reassembled datagram, was counted
+// and dropped), each decoded frame is TCP or UDP, each flow made is still in
+// the table or left it one counted way.
 void expect_every_frame_and_flow_accounted(const Worker &w, uint64_t frames)
 {
     const WorkerCounters &c = w.counters();
     uint64_t decoded = 0;
     for (const Counter &d : c.decode)
         decoded += d.get();
-    EXPECT_EQ(decoded, frames);
+    EXPECT_EQ(decoded, frames + c.defrag.reassembled.get());
+    EXPECT_EQ(decode_count(w, DecodeResult::ipv4_fragment) + decode_count(w, DecodeResult::ipv6_fragment),
+              c.defrag.fragments.get() + c.defrag.refragmented.get());
     EXPECT_EQ(decode_count(w, DecodeResult::ok), c.tcp_packets.get() + c.udp_packets.get());
     EXPECT_EQ(c.flows_created.get(),
               w.flows().size() + c.flows_evicted.get() + c.flows_expired.get() + c.flows_flushed.get());

@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -247,6 +249,89 @@ TEST_F(WorkerTest, IdleFlowsExpireAtPacketTime)
     EXPECT_EQ(w->counters().flows_expired.get(), 1u);
 }
 
+// The frames of a capture, for tests that feed only part of one.
+std::vector<std::vector<uint8_t>> frames_of(const std::string &capture)
+{
+    char err[PCAP_ERRBUF_SIZE];
+    pcap_t *p = pcap_open_offline(data_path(capture + ".pcap").c_str(), err);
+    if (p == nullptr)
+        throw std::runtime_error(err);
+    std::vector<std::vector<uint8_t>> frames;
+    pcap_pkthdr *h;
+    const u_char *data;
+    while (pcap_next_ex(p, &h, &data) == 1)
+        frames.emplace_back(data, data + h->caplen);
+    pcap_close(p);
+    return frames;
+}
+
+TEST_F(WorkerTest, TunnelRecordsTakeTheTriggeringPacketsOuterContext)
+{
+    // ERSPAN II: each direction mirrored by another session and sensor.
+    auto w = make();
+    const size_t n = feed(*w, "tunnel_erspan2");
+    w->flush();
+    EXPECT_EQ(w->counters().layer[static_cast<int>(TunnelType::gre)].get(), n);
+    EXPECT_EQ(w->counters().layer[static_cast<int>(TunnelType::erspan2)].get(), n);
+    size_t starts = 0, ends = 0;
+    for (const EventRecord &r : drain(*w)) {
+        EXPECT_EQ(r.tunnel_type, TunnelType::erspan2);
+        EXPECT_EQ(r.tunnel_tenant, TunnelType::none);  // no GRE key: nothing in the flow key
+        ASSERT_EQ(r.outer_ip_version, 4);
+        if (r.type == EventType::connection_start) {
+            ++starts;
+            // The client's ACK completed the handshake: its session and sensor.
+            EXPECT_EQ(r.erspan_session, 10);
+            EXPECT_EQ(r.outer_src[3], 101);
+        }
+        ends += r.type == EventType::connection_end;
+    }
+    EXPECT_EQ(starts, 1u);
+    EXPECT_EQ(ends, 1u);
+}
+
+TEST_F(WorkerTest, TunnelRecordsWithoutAPacketCarryTheKeyOnly)
+{
+    // Both VXLAN tenants' handshakes, then shutdown: the end records come
+    // from the flush, with the VNI from the key and no outer addresses.
+    auto w = make();
+    const auto frames = frames_of("tunnel_vxlan_tenants");
+    ASSERT_GT(frames.size(), 8u);
+    for (size_t i = 0; i < 8; ++i)
+        w->handle_frame(frames[i].data(), static_cast<uint32_t>(frames[i].size()), 1000 + i, 0);
+    w->flush();
+    std::set<uint32_t> start_vnis, end_vnis;
+    for (const EventRecord &r : drain(*w)) {
+        EXPECT_EQ(r.tunnel_type, TunnelType::vxlan);
+        EXPECT_EQ(r.tunnel_tenant, TunnelType::vxlan);
+        if (r.type == EventType::connection_start) {
+            start_vnis.insert(r.tunnel_id);
+            EXPECT_EQ(r.outer_ip_version, 4);
+            EXPECT_EQ(r.outer_vlan, 100);
+        } else if (r.type == EventType::connection_end) {
+            end_vnis.insert(r.tunnel_id);
+            EXPECT_EQ(r.end_reason, EndReason::shutdown);
+            EXPECT_EQ(r.outer_ip_version, 0);
+            EXPECT_EQ(r.outer_vlan, 0);
+        }
+    }
+    EXPECT_EQ(start_vnis, (std::set<uint32_t>{5001, 5002}));
+    EXPECT_EQ(end_vnis, start_vnis);
+}
+
+TEST_F(WorkerTest, MalformedTunnelLayerIsCountedAndItsLayersToo)
+{
+    auto w = make();
+    std::vector<uint8_t> frame = frames_of("tunnel_vxlan_tenants").front();
+    // Outer Ethernet + VLAN (18), IPv4 (20), UDP (8): the VXLAN flags byte.
+    frame[18 + 20 + 8] = 0x00;
+    w->handle_frame(frame.data(), static_cast<uint32_t>(frame.size()), 1, 0);
+    EXPECT_EQ(w->counters().decode[static_cast<int>(DecodeResult::vxlan_bad_flags)].get(), 1u);
+    EXPECT_EQ(w->counters().layer[static_cast<int>(TunnelType::vxlan)].get(), 1u);
+    EXPECT_EQ(w->counters().tcp_packets.get(), 0u);
+    EXPECT_EQ(w->flows().size(), 0u);
+}
+
 TEST_F(WorkerTest, MalformedFramesAreCountedByReason)
 {
     auto w = make();
@@ -258,5 +343,59 @@ TEST_F(WorkerTest, MalformedFramesAreCountedByReason)
     w->handle_frame(arp, sizeof(arp), 2, 0);
     EXPECT_EQ(w->counters().decode[static_cast<int>(DecodeResult::eth_truncated)].get(), 1u);
     EXPECT_EQ(w->counters().decode[static_cast<int>(DecodeResult::unsupported_ethertype)].get(), 1u);
+    EXPECT_EQ(w->flows().size(), 0u);
+}
+
+TEST_F(WorkerTest, FragmentedSessionIsReassembledAndDecodedAgain)
+{
+    // The Mirai session of frag_ipv4_reversed: its larger packets in
+    // fragments, last one first.
+    auto w = make();
+    const size_t frames = feed(*w, "frag_ipv4_reversed");
+    w->flush();
+    const auto types = count_types(drain(*w));
+    EXPECT_EQ(types.at(EventType::connection_start), 1u);
+    const WorkerCounters &c = w->counters();
+    EXPECT_EQ(c.defrag.reassembled.get(), 3u);
+    EXPECT_EQ(c.defrag.fragments.get(), c.decode[static_cast<int>(DecodeResult::ipv4_fragment)].get());
+    uint64_t decoded = 0;
+    for (const Counter &d : c.decode)
+        decoded += d.get();
+    EXPECT_EQ(decoded, frames + c.defrag.reassembled.get());  // each datagram decoded once more
+
+    Config off;
+    off.defrag.enabled = false;
+    auto plain = make(off);
+    feed(*plain, "frag_ipv4_reversed");
+    EXPECT_EQ(plain->counters().defrag.fragments.get(), 0u);
+    EXPECT_EQ(plain->counters().decode[static_cast<int>(DecodeResult::ipv4_fragment)].get(),
+              c.defrag.fragments.get());
+}
+
+TEST_F(WorkerTest, DatagramThatIsAFragmentAgainIsCountedAndDropped)
+{
+    // IPv4 in IPv4: the outer datagram in two fragments; once whole, its
+    // inner IPv4 header says fragment too. Reassembly goes one level only.
+    std::vector<uint8_t> inner = {0x45, 0, 0, 60, 0, 9, 0x20, 0, 64, 6, 0, 0, 192, 0, 2, 1, 10, 0, 0, 23};
+    inner.resize(60, 0);
+    inner[20 + 12] = 0x50;  // TCP data offset
+    auto outer = [&](uint32_t offset, uint32_t len, bool more) {
+        const uint8_t head[] = {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0, 0,
+                                static_cast<uint8_t>(20 + len), 0, 77, static_cast<uint8_t>(more ? 0x20 : 0),
+                                static_cast<uint8_t>(offset / 8), 64, 4, 0, 0, 172, 16, 0, 1, 172, 16, 0, 2};
+        std::vector<uint8_t> f(sizeof head + len);
+        std::memcpy(f.data(), head, sizeof head);
+        std::memcpy(f.data() + sizeof head, inner.data() + offset, len);
+        return f;
+    };
+    auto w = make();
+    const std::vector<uint8_t> a = outer(0, 32, true), b = outer(32, 28, false);
+    w->handle_frame(a.data(), static_cast<uint32_t>(a.size()), 1, 0);
+    w->handle_frame(b.data(), static_cast<uint32_t>(b.size()), 2, 0);
+    const WorkerCounters &c = w->counters();
+    EXPECT_EQ(c.defrag.reassembled.get(), 1u);
+    EXPECT_EQ(c.defrag.refragmented.get(), 1u);
+    EXPECT_EQ(c.decode[static_cast<int>(DecodeResult::ipv4_fragment)].get(), 3u);
+    EXPECT_EQ(c.defrag.fragments.get(), 2u);  // the inner fragment was not taken
     EXPECT_EQ(w->flows().size(), 0u);
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -14,6 +15,14 @@
 #include "flowsentry/worker.hpp"
 
 namespace flowsentry_test {
+
+// A file of tests/data, under $FLOWSENTRY_SOURCE_ROOT (the test environment
+// sets it) or the working directory.
+inline std::string data_path(const std::string &name)
+{
+    const char *root = std::getenv("FLOWSENTRY_SOURCE_ROOT");
+    return std::string(root ? root : ".") + "/tests/data/" + name;
+}
 
 struct Frame {
     uint64_t time_ns;  // capture time
