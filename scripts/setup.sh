@@ -10,6 +10,7 @@ packages=(
     libgtest-dev libbenchmark-dev
     tshark python3-scapy               # independent ground truth and capture generation
     time                               # peak memory in scripts/bench.sh
+    python3-yaml python3-matplotlib    # scripts/bench.sh configuration, scripts/plot-performance.py
     rsyslog                            # a real syslog receiver for the sink test
     clang libclang-rt-14-dev           # libFuzzer, ASan and UBSan builds (scripts/fuzz.sh)
 )

@@ -22,6 +22,11 @@ sanitized="$build-fuzz"
 echo "fuzz smoke: ${FLOWSENTRY_FUZZ_SECONDS:-5} s per target in $sanitized" >&2
 rm -f "$sanitized/fuzz-results.txt"
 FUZZ_BUILD="$sanitized" scripts/fuzz.sh "${FLOWSENTRY_FUZZ_SECONDS:-5}" || status=$?
+# Benchmark smoke: scripts/bench.sh on two profiles for 1 s each, no
+# thresholds; each profile is one test case.
+bench_results="$build/bench-smoke-results.txt"
+rm -f "$bench_results"
+scripts/bench-smoke.sh "$build" "$bench_results" || status=1
 results=("$build")
 if [ "${FLOWSENTRY_SANITIZE:-0}" = 1 ]; then
     echo "sanitised suite (ASan, UBSan) in $sanitized" >&2
@@ -33,16 +38,18 @@ fi
 
 # One closing line that CI and people read the same way, counting test
 # cases (each GoogleTest case from the XML meson has it write).
-/usr/bin/python3 - "$sanitized/fuzz-results.txt" "${results[@]}" <<'PY'
+/usr/bin/python3 - "$sanitized/fuzz-results.txt" "$bench_results" "${results[@]}" <<'PY'
 import json, os, sys
 import xml.etree.ElementTree as ET
 passed = failed = skipped = 0
-fuzz = open(sys.argv[1]).readlines() if os.path.exists(sys.argv[1]) else ["fuzz smoke did not run"]
-for result in fuzz:
+smokes = []
+for path, missing in ((sys.argv[1], "fuzz smoke did not run"), (sys.argv[2], "bench smoke did not run")):
+    smokes += (open(path).readlines() or [missing]) if os.path.exists(path) else [missing]
+for result in smokes:
     ok = ": OK," in result
     passed += ok
     failed += not ok
-for build, line in ((b, l) for b in sys.argv[2:] for l in open(os.path.join(b, "meson-logs", "testlog.json"))):
+for build, line in ((b, l) for b in sys.argv[3:] for l in open(os.path.join(b, "meson-logs", "testlog.json"))):
     t = json.loads(line)
     ok = t["result"] in ("OK", "EXPECTEDFAIL")
     xml = os.path.join(build, t["name"].split(" / ")[-1] + ".xml")

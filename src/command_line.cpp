@@ -16,7 +16,7 @@ namespace flowsentry {
 
 namespace {
 
-enum class Option { help, version, pcap, config, output, stats_json };
+enum class Option { help, version, pcap, config, output, stats_json, bench };
 
 struct OptionSpec {
     const char *short_name;  // nullptr when there is none
@@ -32,7 +32,22 @@ constexpr OptionSpec kOptions[] = {
     {"-c", "--config", Option::config, true},
     {"-o", "--output", Option::output, true},
     {nullptr, "--stats-json", Option::stats_json, true},
+    {nullptr, "--bench", Option::bench, true},
 };
+
+constexpr uint32_t kMaxBenchSeconds = 86400;
+
+uint32_t parse_bench_seconds(const std::string &value)
+{
+    const bool digits = value.size() <= 5 && std::all_of(value.begin(), value.end(), [](char c) {
+        return c >= '0' && c <= '9';
+    });
+    const unsigned long seconds = digits ? std::stoul(value) : 0;
+    if (seconds == 0 || seconds > kMaxBenchSeconds)
+        throw UsageError("--bench: SECONDS must be a whole number from 1 to " + std::to_string(kMaxBenchSeconds) +
+                         " (got '" + value + "')");
+    return static_cast<uint32_t>(seconds);
+}
 
 std::string *value_slot(CommandLine &cl, Option option)
 {
@@ -111,6 +126,10 @@ void parse_ours(CommandLine &cl, const std::vector<std::string> &args, bool eal_
         }
         if (!given.insert(spec->option).second)
             throw UsageError("option '" + std::string(spec->long_name) + "' given more than once");
+        if (spec->option == Option::bench) {
+            cl.bench_seconds = parse_bench_seconds(value);
+            continue;
+        }
         *value_slot(cl, spec->option) = value;
     }
 }
@@ -250,8 +269,8 @@ const char *usage_text()
     return R"(flowsentry: TCP flow and Telnet inspector on DPDK, writing ECS NDJSON
 
 Usage:
-  flowsentry --pcap FILE [--pcap FILE...] [-c FILE] [-o FILE] [--stats-json FILE]
-  flowsentry [EAL options] -- [-c FILE] [-o FILE] [--stats-json FILE]
+  flowsentry --pcap FILE [--pcap FILE...] [-c FILE] [-o FILE] [--stats-json FILE] [--bench SECONDS]
+  flowsentry [EAL options] -- [-c FILE] [-o FILE] [--stats-json FILE] [--bench SECONDS]
   flowsentry -h | --help
   flowsentry -V | --version
 
@@ -276,6 +295,9 @@ Options:
   -o, --output FILE    write NDJSON events to FILE ('-' = stdout); overrides
                        output.path in the configuration
   --stats-json FILE    write the final counters to FILE as JSON at exit
+  --bench SECONDS      stop after SECONDS of polling, as on SIGINT, and report
+                       the counters (stderr, --stats-json); for benchmarks on a
+                       looping input (scripts/bench.sh)
   -h, --help           show this help and exit
   -V, --version        show the version and exit
 

@@ -98,6 +98,8 @@ void Control::run(std::atomic<bool> &stop, std::atomic<bool> &workers_stop)
 
     while (!stop.load()) {
         const size_t moved = drain();
+        if (options_.stop_after_s != 0 && Clock::now() - started >= std::chrono::seconds(options_.stop_after_s))
+            break;
         if (offline) {
             if (capture_done())
                 break;

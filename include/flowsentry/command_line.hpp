@@ -2,6 +2,7 @@
 // arguments; `flowsentry [EAL options] -- [options]` takes them as given.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@ struct CommandLine {
     std::string config_path;   // empty: built-in defaults
     std::string output;        // overrides output: in the config
     std::string stats_json;    // counters as JSON at exit
+    uint32_t bench_seconds = 0;  // --bench: stop after this long; 0 = run until the end or a signal
     std::vector<std::string> eal_args;  // argv[0] first; given, or built for --pcap
 };
 

@@ -23,6 +23,7 @@ namespace flowsentry {
 struct ControlOptions {
     uint32_t stats_interval_s = 0;
     uint64_t expected_frames = 0;  // offline: frames in the capture; 0 = live
+    uint32_t stop_after_s = 0;     // --bench: stop after this many seconds; 0 = no limit
     const RxSpreader *spreader = nullptr;  // the software spreading lcore, if any port is spread
     std::function<void()> tick;    // run on every pass of the loop (telemetry, reload)
     TelnetControl *telnet = nullptr;  // logins, signature thresholds and reload; null without packs

@@ -222,6 +222,25 @@ TEST(CommandLinePcap, SeveralFilesAreSeveralPorts)
               "--pcap: the file name must not contain ',' (got 'b,c.pcap')");
 }
 
+TEST(CommandLineBench, SecondsInBothForms)
+{
+    EXPECT_EQ(parse({"flowsentry", "--pcap", "a.pcap"}).bench_seconds, 0u);
+    EXPECT_EQ(parse({"flowsentry", "--pcap", "a.pcap", "--bench", "5"}).bench_seconds, 5u);
+    EXPECT_EQ(parse({"flowsentry", "-l", "0-1", "--", "--bench=86400", "-c", "c.yaml"}).bench_seconds, 86400u);
+}
+
+TEST(CommandLineBench, RejectsWhatIsNotAWholeNumberOfSeconds)
+{
+    for (const char *bad : {"0", "-1", "1.5", "5s", "86401", "999999999999", " 5"})
+        EXPECT_THAT(error_of({"flowsentry", "--pcap", "a.pcap", std::string("--bench=") + bad}),
+                    HasSubstr("--bench: SECONDS must be a whole number from 1 to 86400 (got '" + std::string(bad) +
+                              "')"))
+            << bad;
+    EXPECT_EQ(error_of({"flowsentry", "--pcap", "a.pcap", "--bench"}), "option '--bench' needs a value");
+    EXPECT_EQ(error_of({"flowsentry", "--pcap", "a.pcap", "--bench", "1", "--bench", "2"}),
+              "option '--bench' given more than once");
+}
+
 TEST(CommandLineErrors, GivenTwice)
 {
     EXPECT_EQ(error_of({"flowsentry", "--pcap", "a.pcap", "-c", "a", "--config=b"}),
