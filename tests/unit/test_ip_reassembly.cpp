@@ -499,7 +499,6 @@ TEST_F(DefragTest, TenantsWithTheSameAddressesAndIdDoNotMix)
     IpReassembler r(limits(), c);
     const Bytes a = tcp_segment(std::string(200, 'a')), b = tcp_segment(std::string(200, 'b'));
     const std::vector<Frag> fa = cut(a, 80), fb = cut(b, 80);
-    ReassembledFrame out;
     for (size_t i = 0; i + 1 < fa.size(); ++i) {
         EXPECT_EQ(give(r, ipv4_frame(fa[i], 42, 100)).data, nullptr);
         EXPECT_EQ(give(r, ipv4_frame(fb[i], 42, 200)).data, nullptr);
