@@ -19,6 +19,8 @@
 #include <cstddef>
 #include <cstring>
 
+#include "flowsentry/byte_order.hpp"
+
 namespace flowsentry {
 
 const DecodeOptions kDefaultDecodeOptions{};
@@ -99,19 +101,6 @@ constexpr uint16_t kGreMustBeZero = 0x4FF8;
 // no more than 65535 bytes loses nothing real and keeps every derived offset
 // (payload_offset, IPv6 ip_len) representable.
 constexpr uint32_t kMaxFrameLen = UINT16_MAX;
-
-// Big-endian loads from any alignment.
-inline uint16_t load_be16(const uint8_t *p) {
-    return static_cast<uint16_t>((p[0] << 8) | p[1]);
-}
-
-inline uint32_t load_be24(const uint8_t *p) {
-    return (uint32_t{p[0]} << 16) | (uint32_t{p[1]} << 8) | uint32_t{p[2]};
-}
-
-inline uint32_t load_be32(const uint8_t *p) {
-    return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
-}
 
 // The part of the frame that belongs to the layer being parsed: [off, end).
 // `end` shrinks as lengths inside the packet are validated (the IP length

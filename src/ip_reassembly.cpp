@@ -10,20 +10,14 @@
 #include <netinet/in.h>
 #include <rte_hash_crc.h>
 
+#include "flowsentry/byte_order.hpp"
+
 namespace flowsentry {
 
 namespace {
 
 constexpr uint32_t kUnit = 8;  // fragment offsets count 8-byte units
 constexpr uint32_t kIpv6HeaderLen = 40;
-
-uint16_t load_be16(const uint8_t *p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-
-void store_be16(uint8_t *p, uint32_t v)
-{
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
-}
 
 // The shortest header of the protocol the datagram carries: a first fragment
 // shorter than this hides its ports or flags in a later fragment (RFC 1858).

@@ -1,0 +1,27 @@
+// Big-endian loads and stores from any alignment: packet fields are read
+// byte by byte, never through a cast to a wider type.
+#pragma once
+
+#include <cstdint>
+
+namespace flowsentry {
+
+inline uint16_t load_be16(const uint8_t *p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+
+inline uint32_t load_be24(const uint8_t *p)
+{
+    return (uint32_t{p[0]} << 16) | (uint32_t{p[1]} << 8) | uint32_t{p[2]};
+}
+
+inline uint32_t load_be32(const uint8_t *p)
+{
+    return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+inline void store_be16(uint8_t *p, uint32_t v)
+{
+    p[0] = static_cast<uint8_t>(v >> 8);
+    p[1] = static_cast<uint8_t>(v);
+}
+
+}  // namespace flowsentry
