@@ -52,19 +52,27 @@ cpu() { echo "${cpus[$(($1 % ${#cpus[@]}))]}"; }
 "$testpmd" --no-huge -m 512 --no-pci --file-prefix="$tp_prefix" --lcores "0@$(cpu 0),1@$(cpu 1)" \
     --log-level=warning \
     --vdev "net_pcap0,rx_pcap=$capture,infinite_rx=1" \
-    --vdev "net_memif0,role=server,socket=$sock,socket-abstract=no" \
+    --vdev "net_memif0,role=server,socket=$sock,socket-abstract=no,rsize=14" \
     -- --total-num-mbufs=16384 --nb-cores=1 --forward-mode=io --stats-period=1 \
     >"$work/testpmd.out" 2>&1 &
 tp_pid=$!
-for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
-[ -S "$sock" ] || { tail -20 "$work/testpmd.out" >&2; echo "replay-testpmd: testpmd did not start" >&2; exit 1; }
+# The socket exists before testpmd has started its ports; a client that
+# connects earlier may never see the link come up. testpmd prints its first
+# statistics block once it forwards.
+for _ in $(seq 300); do
+    grep -q '^Port statistics' "$work/testpmd.out" 2>/dev/null && [ -S "$sock" ] && break
+    kill -0 "$tp_pid" 2>/dev/null || break
+    sleep 0.1
+done
+grep -q '^Port statistics' "$work/testpmd.out" 2>/dev/null && [ -S "$sock" ] ||
+    { tail -20 "$work/testpmd.out" >&2; echo "replay-testpmd: testpmd did not start forwarding" >&2; exit 1; }
 
 # flowsentry: main lcore, the workers, and the spreading lcore when needed.
 lcores="0@$(cpu 0)"
 for ((l = 1; l <= workers + 1; l++)); do lcores+=",$l@$(cpu "$l")"; done
 printf 'workers: %s\nlink_up_timeout: 10\nstats:\n  interval: 1\n' "$workers" >"$work/flowsentry.yaml"
 "$flowsentry" --no-huge --no-pci -m 1024 --file-prefix="$fs_prefix" --lcores "$lcores" --log-level=warning \
-    --vdev "net_memif0,role=client,socket=$sock,socket-abstract=no" \
+    --vdev "net_memif0,role=client,socket=$sock,socket-abstract=no,rsize=14" \
     -- -c "$work/flowsentry.yaml" -o "$work/events.ndjson" --stats-json "$work/stats.json" \
     2>"$work/flowsentry.err" &
 fs_pid=$!
@@ -78,23 +86,23 @@ for _ in $(seq 600); do
     sleep 0.1
 done
 sleep "$seconds"
-# testpmd first (it prints its totals on SIGINT), then flowsentry drains and
-# writes its stats.
 # Waits up to $2 seconds for process $1 to end; never forever.
 ended_within() {
     for _ in $(seq $(($2 * 10))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
     return 1
 }
-kill -INT "$tp_pid"
-# testpmd can stay in its memif teardown while the client is attached, after
-# it has printed its totals: give it a moment, then go on.
-ended_within "$tp_pid" 10 || true
+# flowsentry (the memif client) first: DPDK 22.11's memif unmaps the shared
+# rings from its interrupt thread when the server goes away, under a burst
+# that may be reading them (docs/operations.md). It drains and writes its
+# stats; then testpmd prints its totals on SIGINT.
 kill -INT "$fs_pid" 2>/dev/null || true
 # A clean stop takes well under a second.
 ended_within "$fs_pid" 30 || { echo "replay-testpmd: flowsentry did not stop on SIGINT" >&2; kill -KILL "$fs_pid"; }
 fs_status=0
 wait "$fs_pid" || fs_status=$?
 fs_pid=''
+kill -INT "$tp_pid" 2>/dev/null || true
+# testpmd can stay in its memif teardown after it has printed its totals.
 ended_within "$tp_pid" 10 || kill -KILL "$tp_pid" 2>/dev/null || true
 wait "$tp_pid" 2>/dev/null || true
 tp_pid=''
@@ -104,10 +112,12 @@ import json, os, re, sys
 work, seconds, workers, fs_status, json_path, capture = sys.argv[1:]
 seconds = int(seconds)
 
-# testpmd's final "Forward statistics for port 1" block: what it sent into
+# testpmd's closing "Accumulated forward statistics": what it sent into
 # memif, and what found the memif ring full (flowsentry not keeping up).
+# Port 1's own block reads 0 once the memif client has gone; the forward
+# streams' totals stay (port 0, the pcap side, transmits nothing).
 out = open(os.path.join(work, "testpmd.out"), errors="replace").read()
-blocks = re.findall(r"Forward statistics for port 1\s*-+\s*(.*?)-{10}", out, re.S)
+blocks = re.findall(r"Accumulated forward statistics for all ports\+*\s*(.*?)\+{10}", out, re.S)
 offered = dropped = 0
 if blocks:
     tx = re.search(r"TX-packets:\s*(\d+)\s+TX-dropped:\s*(\d+)", blocks[-1])
