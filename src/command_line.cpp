@@ -234,7 +234,7 @@ std::vector<std::string> pcap_eal_args(const std::string &program, const std::ve
     uint64_t bytes = uint64_t(128) << 20;
     bytes += uint64_t(mempool_size(config, static_cast<uint32_t>(pcaps.size()),
                                    uint64_t(config.workers) * config.spreading.ring_size)) * 2560;
-    bytes += uint64_t(config.workers) * config.flow_table.capacity * (sizeof(Flow) + 128);
+    bytes += uint64_t(config.workers) * FlowTable::memory_bytes(config.flow_table.capacity);
     bytes += uint64_t(config.workers) * config.alert_ring_size * sizeof(EventRecord);
     bytes += address_set_memory_bytes();  // home networks and external ranges (detections.cpp)
     uint64_t mb = (bytes + (uint64_t(1) << 20) - 1) >> 20;

@@ -7,6 +7,25 @@
 
 namespace flowsentry {
 
+namespace {
+
+// memcmp's order of two 16-byte addresses, as two big-endian words: inline,
+// where a memcmp call was a tenth of a SYN flood's worker time.
+int compare_addresses(const uint8_t *a, const uint8_t *b)
+{
+    uint64_t wa[2], wb[2];
+    std::memcpy(wa, a, sizeof wa);
+    std::memcpy(wb, b, sizeof wb);
+    for (int i = 0; i < 2; ++i) {
+        const uint64_t x = __builtin_bswap64(wa[i]), y = __builtin_bswap64(wb[i]);
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    return 0;
+}
+
+}  // namespace
+
 void make_flow_key(const DecodedPacket &pkt, FlowKey &key, bool &sender_is_lo) {
     // The key is hashed and compared as 48 raw bytes, so padding must be
     // zero, not whatever the caller's memory held.
@@ -15,7 +34,7 @@ void make_flow_key(const DecodedPacket &pkt, FlowKey &key, bool &sender_is_lo) {
     // Order the two endpoints by (address bytes, port): the same rule for both
     // directions puts the same endpoint first, whichever of them sent this
     // packet. A packet to itself (same address and port) counts as sent by lo.
-    const int by_addr = std::memcmp(pkt.src_addr, pkt.dst_addr, sizeof pkt.src_addr);
+    const int by_addr = compare_addresses(pkt.src_addr, pkt.dst_addr);
     sender_is_lo = by_addr < 0 || (by_addr == 0 && pkt.src_port <= pkt.dst_port);
 
     if (sender_is_lo) {

@@ -1,13 +1,12 @@
 // Flow table (see flow_table.hpp for the design).
 #include "flowsentry/flow_table.hpp"
 
-#include <cerrno>
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
-#include <rte_errno.h>
-#include <rte_hash.h>
-#include <rte_hash_crc.h>
+#include <rte_config.h>
+#include <rte_cycles.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 
@@ -50,73 +49,134 @@ TimeoutClass timeout_class(FlowList l)
     }
 }
 
+namespace {
+
+// Murmur3's finaliser: every output bit depends on every input bit.
+uint32_t mix32(uint32_t x)
+{
+    x ^= x >> 16;
+    x *= 0x85ebca6bu;
+    x ^= x >> 13;
+    x *= 0xc2b2ae35u;
+    x ^= x >> 16;
+    return x;
+}
+
+// [0, n) from 32 well-mixed bits, without a division.
+uint32_t reduce(uint32_t x, uint32_t n) { return static_cast<uint32_t>((uint64_t{x} * n) >> 32); }
+
+uint32_t bucket_count(uint32_t capacity)
+{
+    const uint64_t ways = (uint64_t{capacity} * 100 + FlowTable::kIndexLoadPercent - 1) / FlowTable::kIndexLoadPercent;
+    // A key's two buckets are one when the signature's offset is twice the
+    // first (alternate()): one key in nbuckets. A small table gets enough
+    // buckets that such keys still find room.
+    return static_cast<uint32_t>(std::max<uint64_t>(8, (ways + FlowTable::kIndexWays - 1) / FlowTable::kIndexWays));
+}
+
+}  // namespace
+
+static_assert(RTE_MAX_ETHPORTS <= 256, "Flow::port_id is one byte");
+static_assert(sizeof(Flow) == 120, "Flow is 120 bytes: see its comment before growing it");
+
+uint64_t FlowTable::memory_bytes(uint32_t capacity)
+{
+    return uint64_t{capacity} * sizeof(Flow) + uint64_t{bucket_count(capacity)} * sizeof(Bucket);
+}
+
 FlowTable::FlowTable(const FlowTableParams &params)
-    : capacity_(params.capacity), slots_(params.capacity + params.capacity / 4),
+    : nbuckets_(bucket_count(params.capacity)), capacity_(params.capacity),
       handshake_reserve_(params.capacity / 8 > 0 ? params.capacity / 8 : 1),
       lru_period_log2_(params.lru_period_log2)
 {
     for (int l = 0; l < kLists; ++l)
         timeout_ns_[l] = params.timeout_ns[static_cast<int>(timeout_class(static_cast<FlowList>(l)))];
+    salt_ = mix32(static_cast<uint32_t>(rte_rdtsc()) ^ static_cast<uint32_t>(reinterpret_cast<uintptr_t>(this)));
 
-    rte_hash_parameters hp{};
-    hp.name = params.name;
-    // A quarter more entries than flows: eviction keeps the table at
-    // `capacity`, so cuckoo insertion never works at full load, where it
-    // searches long displacement paths.
-    hp.entries = slots_;
-    hp.key_len = sizeof(FlowKey);
-    hp.hash_func = rte_hash_crc;
-    hp.hash_func_init_val = 0;
-    hp.socket_id = params.socket_id;
-    // The extendable bucket table guarantees `capacity` keys fit whatever
-    // their hashes, so "full" means full and an attacker can't make it fail
-    // early by colliding buckets.
-    hp.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
-    hash_ = rte_hash_create(&hp);
-    if (hash_ == nullptr)
-        throw std::runtime_error(std::string("flow table ") + params.name + ": cannot create hash of " +
-                                 std::to_string(slots_) + " entries: " + rte_strerror(rte_errno));
-
-    flows_ = static_cast<Flow *>(rte_zmalloc_socket(params.name, sizeof(Flow) * slots_,
-                                                    RTE_CACHE_LINE_SIZE, params.socket_id));
-    if (flows_ == nullptr) {
-        rte_hash_free(hash_);
+    // Zeroed buckets are empty ways.
+    buckets_ = static_cast<Bucket *>(
+        rte_zmalloc_socket(params.name, sizeof(Bucket) * uint64_t{nbuckets_}, RTE_CACHE_LINE_SIZE, params.socket_id));
+    flows_ = static_cast<Flow *>(
+        rte_zmalloc_socket(params.name, sizeof(Flow) * uint64_t{capacity_}, RTE_CACHE_LINE_SIZE, params.socket_id));
+    if (buckets_ == nullptr || flows_ == nullptr) {
+        rte_free(buckets_);
+        rte_free(flows_);
         throw std::runtime_error(std::string("flow table ") + params.name + ": cannot allocate " +
-                                 std::to_string(sizeof(Flow) * slots_) + " bytes of flow state");
+                                 std::to_string(memory_bytes(capacity_)) + " bytes for " +
+                                 std::to_string(capacity_) + " flows (DPDK memory: -m / hugepages)");
     }
+    for (uint32_t i = 0; i < capacity_; ++i) {
+        flows_[i].lru_list = FlowList::count_;
+        flows_[i].lru_next = i + 1 < capacity_ ? i + 1 : kNil;
+    }
+    free_head_ = capacity_ > 0 ? 0 : kNil;
 }
 
 FlowTable::~FlowTable()
 {
     rte_free(flows_);
-    rte_hash_free(hash_);
+    rte_free(buckets_);
 }
 
-Flow *FlowTable::lookup(const FlowKey &key, uint32_t hash)
+FlowTable::Place FlowTable::place_of(uint32_t hash) const
 {
-    const int32_t pos = rte_hash_lookup_with_hash(hash_, &key, hash);
-    return pos >= 0 ? &flows_[pos] : nullptr;
+    Place p;
+    p.sig = static_cast<uint16_t>(hash);
+    p.bucket[0] = reduce(mix32(hash ^ salt_), nbuckets_);
+    p.bucket[1] = alternate(p.bucket[0], p.sig);
+    return p;
 }
+
+uint32_t FlowTable::alternate(uint32_t bucket, uint16_t sig) const
+{
+    // The two buckets sum to an offset that depends on the signature alone
+    // (mod nbuckets_): either one gives the other.
+    const uint32_t offset = reduce(mix32(sig ^ salt_), nbuckets_);
+    return offset >= bucket ? offset - bucket : offset + nbuckets_ - bucket;
+}
+
+Flow *FlowTable::find_in(const Place &p, const FlowKey &key)
+{
+    for (uint32_t b : p.bucket) {
+        const Bucket &bk = buckets_[b];
+        for (uint32_t w = 0; w < kIndexWays; ++w)
+            if (bk.sig[w] == p.sig && bk.slot[w] != 0 && same_flow_key(flows_[bk.slot[w] - 1].key, key))
+                return &flows_[bk.slot[w] - 1];
+    }
+    return nullptr;
+}
+
+Flow *FlowTable::lookup(const FlowKey &key, uint32_t hash) { return find_in(place_of(hash), key); }
 
 void FlowTable::lookup_bulk(const FlowKey *const keys[], const uint32_t hashes[], uint32_t n, Flow *found[])
 {
     freed_.reset();
     added_.reset();
-    if (n == 0)
-        return;
-    int32_t pos[kBulkMax];
-    // The API takes non-const arrays but only reads them.
-    rte_hash_lookup_with_hash_bulk(hash_, reinterpret_cast<const void **>(const_cast<const FlowKey **>(keys)),
-                                   const_cast<uint32_t *>(hashes), n, pos);
+    // Three passes, so the memory reads of one key overlap the others':
+    // every bucket line, then the first flow whose signature matches, then
+    // the key compare (a mismatch, one in thousands, searches again).
+    Place places[kBulkMax];
     for (uint32_t i = 0; i < n; ++i) {
-        if (pos[i] < 0) {
-            found[i] = nullptr;
-            continue;
-        }
-        found[i] = &flows_[pos[i]];
-        rte_prefetch0(found[i]);
-        rte_prefetch0(reinterpret_cast<const char *>(found[i] + 1) - 1);  // a flow may straddle two lines
+        places[i] = place_of(hashes[i]);
+        rte_prefetch0(&buckets_[places[i].bucket[0]]);
+        rte_prefetch0(&buckets_[places[i].bucket[1]]);
     }
+    for (uint32_t i = 0; i < n; ++i) {
+        found[i] = nullptr;
+        for (uint32_t b : places[i].bucket) {
+            const Bucket &bk = buckets_[b];
+            for (uint32_t w = 0; w < kIndexWays && found[i] == nullptr; ++w)
+                if (bk.sig[w] == places[i].sig && bk.slot[w] != 0)
+                    found[i] = &flows_[bk.slot[w] - 1];
+        }
+        if (found[i] != nullptr) {
+            rte_prefetch0(found[i]);
+            rte_prefetch0(reinterpret_cast<const char *>(found[i] + 1) - 1);  // a flow may straddle two lines
+        }
+    }
+    for (uint32_t i = 0; i < n; ++i)
+        if (found[i] != nullptr && !same_flow_key(found[i]->key, *keys[i]))
+            found[i] = find_in(places[i], *keys[i]);
 }
 
 Flow *FlowTable::current(const FlowKey &key, uint32_t hash, Flow *answer)
@@ -128,24 +188,103 @@ Flow *FlowTable::current(const FlowKey &key, uint32_t hash, Flow *answer)
     return recheck ? lookup(key, hash) : answer;
 }
 
-int32_t FlowTable::add_key(const FlowKey &key, uint32_t hash)
+bool FlowTable::index_add(uint32_t hash, uint32_t slot)
 {
-    const int32_t pos = rte_hash_add_key_with_hash(hash_, &key, hash);
-    // Positions are below `entries` when no per-lcore cache is used; check
-    // anyway, since flows_ is indexed by it.
-    if (pos >= 0 && static_cast<uint32_t>(pos) >= slots_) {
-        rte_hash_del_key_with_hash(hash_, &key, hash);
-        return -ENOSPC;
+    const Place p = place_of(hash);
+    // Into the emptier bucket: the buckets' fill stays even, and at the
+    // index's load a key seldom finds both full.
+    int best = -1, best_way = -1;
+    uint32_t most_free = 0;
+    for (int b = 0; b < 2; ++b) {
+        const Bucket &bk = buckets_[p.bucket[b]];
+        uint32_t free = 0;
+        int way = -1;
+        for (uint32_t w = 0; w < kIndexWays; ++w)
+            if (bk.slot[w] == 0) {
+                ++free;
+                if (way < 0)
+                    way = static_cast<int>(w);
+            }
+        if (free > most_free) {
+            most_free = free;
+            best = b;
+            best_way = way;
+        }
     }
-    return pos;
+    if (best < 0)
+        return cuckoo_add(p, slot);
+    Bucket &bk = buckets_[p.bucket[best]];
+    bk.sig[best_way] = p.sig;
+    bk.slot[best_way] = slot + 1;
+    return true;
 }
 
-const FlowKey &FlowTable::key_of(const Flow &flow) const
+bool FlowTable::cuckoo_add(const Place &p, uint32_t slot)
 {
-    void *key = nullptr;
-    // Cannot fail for a slot in use; the key store outlives the flow.
-    rte_hash_get_key_with_position(hash_, static_cast<int32_t>(index_of(flow)), &key);
-    return *static_cast<const FlowKey *>(key);
+    // Breadth-first search for a bucket with a free way, over the entries'
+    // alternate buckets; then every entry on the path moves one step, from
+    // the free end back, and the new key takes the way freed in its own
+    // bucket. Bounded: a key that finds no room is refused.
+    struct Node {
+        uint32_t bucket;
+        int16_t parent;  // node whose bucket's entry at `way` moves here
+        uint8_t way;
+    };
+    constexpr int kMaxNodes = 128;
+    Node nodes[kMaxNodes];
+    int count = 0;
+    auto queued = [&](uint32_t b) {
+        for (int i = 0; i < count; ++i)
+            if (nodes[i].bucket == b)
+                return true;
+        return false;
+    };
+    for (uint32_t b : p.bucket)
+        if (!queued(b))
+            nodes[count++] = {b, -1, 0};
+    for (int at = 0; at < count; ++at) {
+        const Bucket &bk = buckets_[nodes[at].bucket];
+        for (uint32_t w = 0; w < kIndexWays; ++w) {
+            if (bk.slot[w] != 0)
+                continue;
+            // Found: shift the path towards this free way.
+            uint32_t free_way = w;
+            int cur = at;
+            while (nodes[cur].parent >= 0) {
+                const Node &n = nodes[cur];
+                Bucket &from = buckets_[nodes[n.parent].bucket];
+                Bucket &to = buckets_[n.bucket];
+                to.sig[free_way] = from.sig[n.way];
+                to.slot[free_way] = from.slot[n.way];
+                free_way = n.way;
+                cur = n.parent;
+            }
+            Bucket &home = buckets_[nodes[cur].bucket];
+            home.sig[free_way] = p.sig;
+            home.slot[free_way] = slot + 1;
+            return true;
+        }
+        for (uint32_t w = 0; w < kIndexWays && count < kMaxNodes; ++w) {
+            const uint32_t alt = alternate(nodes[at].bucket, bk.sig[w]);
+            if (!queued(alt))
+                nodes[count++] = {alt, static_cast<int16_t>(at), static_cast<uint8_t>(w)};
+        }
+    }
+    return false;
+}
+
+void FlowTable::index_remove(uint32_t hash, uint32_t slot)
+{
+    const Place p = place_of(hash);
+    for (uint32_t b : p.bucket) {
+        Bucket &bk = buckets_[b];
+        for (uint32_t w = 0; w < kIndexWays; ++w)
+            if (bk.slot[w] == slot + 1) {
+                bk.slot[w] = 0;
+                bk.sig[w] = 0;
+                return;
+            }
+    }
 }
 
 void FlowTable::touch(Flow &flow, uint64_t now_ns)
@@ -170,10 +309,12 @@ void FlowTable::touch(Flow &flow, uint64_t now_ns)
 void FlowTable::remove(Flow &flow)
 {
     list_unlink(flow);
-    const FlowKey &key = key_of(flow);
-    rte_hash_del_key(hash_, &key);
-    freed_.note(index_of(flow));
-    flow.in_use = 0;
+    const uint32_t idx = index_of(flow);
+    index_remove(flow_key_hash(flow.key), idx);
+    freed_.note(idx);
+    flow.lru_list = FlowList::count_;
+    flow.lru_next = free_head_;
+    free_head_ = idx;
     --size_;
 }
 

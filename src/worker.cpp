@@ -42,19 +42,6 @@ FindingsTo<Fn> findings_to(Fn fn)
     return FindingsTo<Fn>(fn);
 }
 
-// Keys are compared as six words (FlowKey is 8-byte aligned, no padding),
-// not through a memcmp call.
-bool same_key(const FlowKey &a, const FlowKey &b)
-{
-    uint64_t wa[sizeof(FlowKey) / 8], wb[sizeof(FlowKey) / 8];
-    std::memcpy(wa, &a, sizeof wa);
-    std::memcpy(wb, &b, sizeof wb);
-    uint64_t diff = 0;
-    for (size_t i = 0; i < sizeof(FlowKey) / 8; ++i)
-        diff |= wa[i] ^ wb[i];
-    return diff == 0;
-}
-
 // A flow moves on its LRU list at most once per 2^30 ns (1.07 s) of packet
 // time unless its state changes: expiry of flows queued behind it is at
 // most that late (FlowTableParams::lru_period_log2).
@@ -236,7 +223,7 @@ uint16_t Worker::receive_bulk(rte_mbuf *const *pkts, uint16_t n, const RxQueue &
                 make_flow_ref(s.pkt, s.ref);
                 uint8_t &latest = seen[s.ref.hash & (kSeenSlots - 1)];
                 const Staged *prev = latest != 0 ? &staged_[latest - 1] : nullptr;
-                if (prev != nullptr && prev->ref.hash == s.ref.hash && same_key(prev->ref.key, s.ref.key)) {
+                if (prev != nullptr && prev->ref.hash == s.ref.hash && same_flow_key(prev->ref.key, s.ref.key)) {
                     s.same_flow_as = latest;
                 } else {
                     s.same_flow_as = 0;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "flowsentry/decode.hpp"
 
@@ -28,6 +29,19 @@ struct alignas(8) FlowKey {  // rte_hash_crc reads it 8 bytes at a time
 static_assert(sizeof(FlowKey) == 48, "FlowKey is hashed as raw bytes: no implicit padding");
 
 // Builds the key of `pkt`; `sender_is_lo` tells which side of the key sent it.
+// Keys are compared as six words (8-byte aligned, no padding), not through
+// a memcmp call.
+inline bool same_flow_key(const FlowKey &a, const FlowKey &b)
+{
+    uint64_t wa[sizeof(FlowKey) / 8], wb[sizeof(FlowKey) / 8];
+    std::memcpy(wa, &a, sizeof wa);
+    std::memcpy(wb, &b, sizeof wb);
+    uint64_t diff = 0;
+    for (size_t i = 0; i < sizeof(FlowKey) / 8; ++i)
+        diff |= wa[i] ^ wb[i];
+    return diff == 0;
+}
+
 void make_flow_key(const DecodedPacket &pkt, FlowKey &key, bool &sender_is_lo);
 
 // Symmetric hash of the key (same value for both directions by construction).

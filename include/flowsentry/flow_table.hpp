@@ -1,8 +1,11 @@
 // Flow table: one per worker, owned by that worker's core (no locks).
 //
-// rte_hash maps the canonical key to a slot; flow state lives in a
-// preallocated array indexed by the slot, so a lookup touches the hash bucket
-// and one flow. Flows sit on LRU lists by what is left to learn of them (see
+// Flows live in a preallocated array; each flow holds its own key. An index
+// of 64-byte buckets maps a key to its flow: a bucketised cuckoo hash where
+// a key may sit in one of two buckets, as a 16-bit signature and the flow's
+// slot. A lookup touches the two bucket lines and, on a signature match,
+// the flow itself; a miss (every new flow of a flood) touches the buckets
+// alone. Flows sit on LRU lists by what is left to learn of them (see
 // FlowList); every list has one timeout, so each is ordered by expiry as
 // well: expiry pops list heads (amortised, a bounded batch per poll).
 //
@@ -18,8 +21,6 @@
 #include "flowsentry/event_record.hpp"
 #include "flowsentry/flow_key.hpp"
 #include "flowsentry/tcp_handshake.hpp"
-
-struct rte_hash;
 
 namespace flowsentry {
 
@@ -40,21 +41,23 @@ enum class FlowList : uint8_t {
 FlowList flow_list(TcpState s);
 TimeoutClass timeout_class(FlowList l);
 
+// 120 bytes: with the index's share (FlowTable::kIndexBytesPerFlow) a
+// tracked flow costs under 128 bytes.
 struct Flow {
+    FlowKey key;
     uint64_t first_seen_ns;
     uint64_t last_seen_ns;
     uint64_t bytes[2];     // indexed by key side: 0 = lo, 1 = hi
     uint32_t packets[2];
     uint32_t lru_prev;
-    uint32_t lru_next;
-    TcpConnection tcp;
-    uint16_t port_id;
-    FlowList lru_list;
-    uint8_t in_use;
-    uint8_t end_reported;  // the connection end record was emitted
-    // Payload inspection (payload_inspector.hpp): 8 bytes, 72 → 80 per flow.
-    uint8_t inspect_flags;  // InspectFlag bits
+    uint32_t lru_next;     // on the free list: the next free slot
+    // Payload inspection (payload_inspector.hpp).
     uint32_t inspect_slot;  // the worker's inspection state + 1; 0: none
+    TcpConnection tcp;
+    uint8_t port_id;        // RTE_MAX_ETHPORTS fits (flow_table.cpp)
+    FlowList lru_list;      // FlowList::count_: the slot is free
+    uint8_t end_reported;   // the connection end record was emitted
+    uint8_t inspect_flags;  // InspectFlag bits
 };
 
 struct FlowTableParams {
@@ -78,13 +81,22 @@ public:
     FlowTable(const FlowTable &) = delete;
     FlowTable &operator=(const FlowTable &) = delete;
 
-    // The flow of `key`, or nullptr.
+    // The flow of `key`, or nullptr. `hash` is flow_key_hash(key).
     Flow *lookup(const FlowKey &key, uint32_t hash);
 
-    // Most keys one lookup_bulk takes (rte_hash's bulk limit).
+    // Most keys one lookup_bulk takes.
     static constexpr uint32_t kBulkMax = 64;
 
-    // Looks up `n` (≤ kBulkMax) keys at once and prefetches the flows found:
+    // Index bytes per flow of capacity (its buckets are kept at most
+    // kIndexLoadPercent full).
+    static constexpr uint32_t kIndexWays = 10;
+    static constexpr uint32_t kIndexLoadPercent = 85;
+    static constexpr double kIndexBytesPerFlow = 64.0 * 100 / (kIndexWays * kIndexLoadPercent);
+    // What `capacity` flows take, all allocated at construction.
+    static uint64_t memory_bytes(uint32_t capacity);
+
+    // Looks up `n` (≤ kBulkMax) keys at once, the bucket lines of all first
+    // and then the flows they point to, and prefetches the flows found:
     // found[i] is the flow of keys[i] or nullptr. The answers are as of this
     // call; until the next one the table notes the slots it frees and the
     // hashes it adds, so that current() can tell whether one still holds.
@@ -99,8 +111,10 @@ public:
 
     // Inserts a zeroed flow for `key` (which must not be present). When the
     // table is full, the eviction victim (see the top of this file) is handed
-    // to `on_evict` (before its slot is reused) and removed first. Returns nullptr only if
-    // the hash refuses the key even then (counted by the caller).
+    // to `on_evict` (before its slot is reused) and removed first. Returns
+    // nullptr only if the index has no room for the key even then: both its
+    // buckets and every cuckoo path from them are full, which takes more
+    // than 2 x kIndexWays keys of colliding hashes (counted by the caller).
     template <typename OnEvict>
     Flow *insert(const FlowKey &key, uint32_t hash, uint64_t now_ns, OnEvict &&on_evict);
 
@@ -124,7 +138,7 @@ public:
     uint32_t capacity() const { return capacity_; }
     // Flows on one list (tests, and the eviction policy).
     uint32_t list_size(FlowList l) const { return lists_[static_cast<int>(l)].size; }
-    const FlowKey &key_of(const Flow &flow) const;
+    const FlowKey &key_of(const Flow &flow) const { return flow.key; }
 
 private:
     static constexpr uint32_t kNil = UINT32_MAX;
@@ -135,8 +149,27 @@ private:
     };
     static constexpr int kLists = static_cast<int>(FlowList::count_);
 
+    // One cache line: a key is in a way whose signature is the low 16 bits
+    // of its hash; slot 0 is an empty way, else the flow's index + 1.
+    struct alignas(64) Bucket {
+        uint16_t sig[kIndexWays];
+        uint32_t slot[kIndexWays];
+    };
+    // Where a key may be: bucket[0] from the hash, bucket[1] from bucket[0]
+    // and the signature alone, so an entry can move between its two buckets
+    // without its key (alternate()).
+    struct Place {
+        uint32_t bucket[2];
+        uint16_t sig;
+    };
+
     uint32_t index_of(const Flow &flow) const { return static_cast<uint32_t>(&flow - flows_); }
-    int32_t add_key(const FlowKey &key, uint32_t hash);  // slot, or -errno
+    Place place_of(uint32_t hash) const;
+    uint32_t alternate(uint32_t bucket, uint16_t sig) const;
+    Flow *find_in(const Place &p, const FlowKey &key);
+    bool index_add(uint32_t hash, uint32_t slot);
+    bool cuckoo_add(const Place &p, uint32_t slot);
+    void index_remove(uint32_t hash, uint32_t slot);
     void list_push_tail(Flow &flow);
     void list_unlink(Flow &flow);
     Flow *head_of(FlowList l);
@@ -185,10 +218,12 @@ private:
     BatchLog freed_;  // slots
     BatchLog added_;  // hashes
 
-    rte_hash *hash_ = nullptr;
+    Bucket *buckets_ = nullptr;
+    uint32_t nbuckets_ = 0;
+    uint32_t salt_ = 0;  // per table, so bucket collisions can't be precomputed
     Flow *flows_ = nullptr;
     uint32_t capacity_ = 0;
-    uint32_t slots_ = 0;  // rte_hash entries, and flows_'s length: capacity + headroom
+    uint32_t free_head_ = kNil;  // free slots, linked through lru_next
     uint32_t size_ = 0;
     uint32_t handshake_reserve_ = 1;
     uint8_t lru_period_log2_ = 0;
@@ -208,13 +243,14 @@ Flow *FlowTable::insert(const FlowKey &key, uint32_t hash, uint64_t now_ns, OnEv
         on_evict(*victim, key_of(*victim));
         remove(*victim);
     }
-    int32_t pos = add_key(key, hash);
-    if (pos < 0)
+    const uint32_t pos = free_head_;
+    if (pos == kNil || !index_add(hash, pos))
         return nullptr;
-    added_.note(hash);
     Flow &flow = flows_[pos];
+    free_head_ = flow.lru_next;
+    added_.note(hash);
     flow = Flow{};
-    flow.in_use = 1;
+    flow.key = key;
     flow.first_seen_ns = now_ns;
     flow.last_seen_ns = now_ns;
     flow.lru_list = FlowList::unanswered;

@@ -299,7 +299,7 @@ std::string arg_after(const std::vector<std::string> &args, const std::string &o
 uint64_t expected_mb(const Config &c)
 {
     uint64_t bytes = (uint64_t(128) << 20) + uint64_t(flowsentry::mempool_size(c, 1, uint64_t(c.workers) * c.spreading.ring_size)) * 2560 +
-                     uint64_t(c.workers) * c.flow_table.capacity * (sizeof(flowsentry::Flow) + 128) +
+                     uint64_t(c.workers) * flowsentry::FlowTable::memory_bytes(c.flow_table.capacity) +
                      uint64_t(c.workers) * c.alert_ring_size * sizeof(flowsentry::EventRecord) +
                      (uint64_t(144) << 20);  // rte_lpm + rte_lpm6 of the detections: 2 x 64 MiB + 16 MiB
     return (bytes + (1u << 20) - 1) >> 20;
@@ -328,8 +328,9 @@ TEST(PcapEalArgs, MemoryGrowsWithTheTables)
     c.alert_ring_size = 1u << 16;
     uint64_t big = std::stoull(arg_after(pcap_eal_args("fs", {"x.pcap"}, c), "-m"));
     EXPECT_EQ(big, expected_mb(c));
-    // The flow tables alone are 4 x 1Mi x (sizeof(Flow) + 128) bytes.
-    EXPECT_GE(big, 128 + 4 * (sizeof(flowsentry::Flow) + 128));
+    // The flow tables alone are 4 x (1Mi flows and their index), over 480 MiB.
+    EXPECT_GE(big, 128 + 4 * (flowsentry::FlowTable::memory_bytes(1u << 20) >> 20));
+    EXPECT_GE(flowsentry::FlowTable::memory_bytes(1u << 20), (1ull << 20) * sizeof(flowsentry::Flow));
 }
 
 TEST(PcapEalArgs, MoreWorkersThanCpusWrapAround)

@@ -1,5 +1,6 @@
 // Flow table: insert/lookup, expiry by class, eviction of the least recently
-// seen flow, capacity bounds. Runs on a real rte_hash (EAL started by
+// seen flow, capacity bounds, the cuckoo index at full load and under
+// colliding hashes. Memory comes from the EAL (started by
 // eal_environment.cpp).
 #include <gtest/gtest.h>
 
@@ -71,7 +72,8 @@ protected:
 
 TEST_F(FlowTableTest, HashIsTheOneRteHashComputes)
 {
-    // lookup_with_hash and del_key must agree on the hash of a key.
+    // The table hashes a flow's key again to remove it: callers' hashes and
+    // its own must agree, and both are DPDK's CRC of the 48 key bytes.
     const FlowKey k = key_for(7);
     EXPECT_EQ(flow_key_hash(k), rte_hash_crc(&k, sizeof(k), 0));
 }
@@ -199,6 +201,93 @@ TEST_F(FlowTableTest, RemovedFlowIsGone)
     const FlowKey k = key_for(3);
     EXPECT_EQ(t->lookup(k, hash_of(k)), nullptr);
     EXPECT_EQ(t->size(), 0u);
+}
+
+TEST_F(FlowTableTest, EveryFlowOfAFullTableIsFoundAfterCuckooMoves)
+{
+    // At capacity the index is kIndexLoadPercent full: inserts move entries
+    // between buckets. Every flow must stay findable, one by one and in bulk,
+    // through churn that removes and adds a third of them.
+    constexpr uint32_t kCapacity = 50000;
+    auto t = make(kCapacity);
+    std::vector<Flow *> flow_of(3 * kCapacity, nullptr);
+    for (uint32_t i = 0; i < kCapacity; ++i)
+        ASSERT_NE(flow_of[i] = add(*t, i, 0), nullptr) << "insert " << i;
+    for (uint32_t i = 0; i < kCapacity; i += 3) {
+        t->remove(*flow_of[i]);
+        flow_of[i] = nullptr;
+    }
+    for (uint32_t i = kCapacity; i < kCapacity + kCapacity / 3; ++i)
+        ASSERT_NE(flow_of[i] = add(*t, i, 0), nullptr) << "insert " << i;
+
+    std::set<const Flow *> distinct;
+    for (uint32_t first = 0; first < kCapacity + kCapacity / 3; first += FlowTable::kBulkMax) {
+        const uint32_t n = std::min<uint32_t>(FlowTable::kBulkMax, kCapacity + kCapacity / 3 - first);
+        FlowKey keys[FlowTable::kBulkMax];
+        const FlowKey *key_ptrs[FlowTable::kBulkMax];
+        uint32_t hashes[FlowTable::kBulkMax];
+        Flow *found[FlowTable::kBulkMax];
+        for (uint32_t i = 0; i < n; ++i) {
+            keys[i] = key_for(first + i);
+            key_ptrs[i] = &keys[i];
+            hashes[i] = hash_of(keys[i]);
+        }
+        t->lookup_bulk(key_ptrs, hashes, n, found);
+        for (uint32_t i = 0; i < n; ++i) {
+            ASSERT_EQ(found[i], flow_of[first + i]) << "bulk, flow " << first + i;
+            ASSERT_EQ(t->lookup(keys[i], hashes[i]), flow_of[first + i]) << "flow " << first + i;
+            if (found[i] != nullptr) {
+                EXPECT_TRUE(same_flow_key(t->key_of(*found[i]), keys[i]));
+                distinct.insert(found[i]);
+            }
+        }
+    }
+    EXPECT_EQ(distinct.size(), t->size());
+    EXPECT_EQ(t->size(), kCapacity - (kCapacity + 2) / 3 + kCapacity / 3);
+}
+
+TEST_F(FlowTableTest, CollidingHashesAreRefusedPastTwoBucketsAndHurtNoOtherFlow)
+{
+    // An attacker who makes keys of one hash (CRC is linear) gets at most
+    // two buckets' worth of flows; the rest are refused, not chained, and
+    // flows of other hashes insert and look up as before: all but those
+    // whose own two buckets are the same pair (2 in nbuckets^2 keys, about
+    // 1 in 30 million here).
+    auto t = make(65536);
+    const uint32_t colliding = 0x12345678;
+    uint32_t placed = 0, refused = 0;
+    for (uint32_t i = 0; i < 100; ++i) {
+        const FlowKey k = key_for(i);
+        Flow *f = t->insert(k, colliding, 0, [](Flow &, const FlowKey &) {});
+        (f != nullptr ? placed : refused) += 1;
+        if (f != nullptr)
+            EXPECT_EQ(t->lookup(k, colliding), f);
+    }
+    EXPECT_GE(placed, FlowTable::kIndexWays);
+    EXPECT_LE(placed, 2 * FlowTable::kIndexWays);
+    EXPECT_EQ(placed + refused, 100u);
+    EXPECT_EQ(t->size(), placed);
+    uint32_t others_refused = 0;
+    for (uint32_t i = 1000; i < 4000; ++i) {
+        Flow *f = add(*t, i, 0);
+        if (f == nullptr) {
+            ++others_refused;
+            continue;
+        }
+        const FlowKey k = key_for(i);
+        ASSERT_EQ(t->lookup(k, hash_of(k)), f) << i;
+    }
+    EXPECT_LE(others_refused, 1u);
+    EXPECT_EQ(t->size(), placed + 3000 - others_refused);
+}
+
+TEST_F(FlowTableTest, ATrackedFlowCostsAtMost128Bytes)
+{
+    // Issue 5's budget: the flow and its share of the index, all allocated
+    // at start (the peak-RSS measurement is in scripts/bench-all.sh).
+    for (uint32_t capacity : {65536u, 1000000u, 1u << 20, 1u << 24})
+        EXPECT_LE(FlowTable::memory_bytes(capacity), uint64_t{capacity} * 128) << capacity;
+    EXPECT_LE(sizeof(Flow) + FlowTable::kIndexBytesPerFlow, 128.0);
 }
 
 namespace {
