@@ -42,6 +42,11 @@ FindingsTo<Fn> findings_to(Fn fn)
     return FindingsTo<Fn>(fn);
 }
 
+uint16_t server_port_of(const Flow &flow, const FlowKey &key)
+{
+    return flow.tcp.client_is_lo ? key.port_hi : key.port_lo;
+}
+
 // A flow moves on its LRU list at most once per 2^30 ns (1.07 s) of packet
 // time unless its state changes: expiry of flows queued behind it is at
 // most that late (FlowTableParams::lru_period_log2).
@@ -378,7 +383,7 @@ Flow *Worker::handle_tcp(const DecodedPacket &pkt, const uint8_t *frame, uint64_
         on_attempt_opened(*flow, key, pkt, time_ns);
 
     if (inspector_ != nullptr && pkt.payload_len != 0) {
-        const uint16_t server_port = flow->tcp.client_is_lo ? key.port_hi : key.port_lo;
+        const uint16_t server_port = server_port_of(*flow, key);
         auto sink = findings_to([&](const Finding &f) { emit_finding(*flow, key, time_ns, f); });
         inspector_->on_segment(*flow, pkt, frame + pkt.payload_offset, sender_is_lo,
                                settings_.is_telnet_port(server_port), sink);
@@ -438,10 +443,12 @@ void Worker::on_attempt_opened(const Flow &flow, const FlowKey &key, const Decod
 void Worker::report_attempt(const Flow &flow, const FlowKey &key, AttemptPhase phase, HandshakeOutcome outcome,
                             uint64_t time_ns)
 {
+    // Only Telnet attempts feed the scan detection: most SYNs of a busy
+    // link are not worth a record.
+    if (!settings_.is_telnet_port(server_port_of(flow, key)))
+        return;
     EventRecord rec;
     fill_record(rec, EventType::attempt, flow, key, time_ns);
-    if (!settings_.is_telnet_port(rec.server_port))
-        return;
     rec.attempt_phase = phase;
     rec.outcome = static_cast<uint8_t>(outcome);
     emit(rec);
@@ -533,7 +540,7 @@ void Worker::fill_record(EventRecord &rec, EventType type, const Flow &flow, con
     std::memcpy(rec.client_addr, client_lo ? key.addr_lo : key.addr_hi, sizeof(rec.client_addr));
     std::memcpy(rec.server_addr, client_lo ? key.addr_hi : key.addr_lo, sizeof(rec.server_addr));
     rec.client_port = client_lo ? key.port_lo : key.port_hi;
-    rec.server_port = client_lo ? key.port_hi : key.port_lo;
+    rec.server_port = server_port_of(flow, key);
     std::memcpy(rec.vlan, key.vlan, sizeof(rec.vlan));
     rec.vlan_count = static_cast<uint8_t>((key.vlan[0] != 0) + (key.vlan[1] != 0));
     rec.tunnel_id = key.tunnel_id;
