@@ -2,6 +2,7 @@
 #include "flowsentry/flow_table.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 
@@ -9,6 +10,10 @@
 #include <rte_cycles.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace flowsentry {
 
@@ -51,16 +56,9 @@ TimeoutClass timeout_class(FlowList l)
 
 namespace {
 
-// Murmur3's finaliser: every output bit depends on every input bit.
-uint32_t mix32(uint32_t x)
-{
-    x ^= x >> 16;
-    x *= 0x85ebca6bu;
-    x ^= x >> 13;
-    x *= 0xc2b2ae35u;
-    x ^= x >> 16;
-    return x;
-}
+// Fibonacci hashing: the high bits of the product depend on every bit of x,
+// and reduce() takes the high bits.
+uint32_t mix32(uint32_t x) { return x * 0x9e3779b1u; }
 
 // [0, n) from 32 well-mixed bits, without a division.
 uint32_t reduce(uint32_t x, uint32_t n) { return static_cast<uint32_t>((uint64_t{x} * n) >> 32); }
@@ -135,13 +133,34 @@ uint32_t FlowTable::alternate(uint32_t bucket, uint16_t sig) const
     return offset >= bucket ? offset - bucket : offset + nbuckets_ - bucket;
 }
 
+uint32_t FlowTable::matching_ways(const Bucket &bk, uint16_t sig)
+{
+    // An empty way's signature is 0: callers check the slot too.
+#if defined(__SSE2__)
+    // Ways 0-7 and 2-9 in two 8-lane compares, packed to one byte a way.
+    static_assert(kIndexWays == 10 && offsetof(Bucket, sig) == 0, "two loads cover the signatures");
+    const __m128i want = _mm_set1_epi16(static_cast<short>(sig));
+    const __m128i lo = _mm_cmpeq_epi16(_mm_load_si128(reinterpret_cast<const __m128i *>(bk.sig)), want);
+    const __m128i hi = _mm_cmpeq_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(bk.sig + 2)), want);
+    const uint32_t m = static_cast<uint32_t>(_mm_movemask_epi8(_mm_packs_epi16(lo, hi)));
+    return (m & 0xff) | ((m >> 8) << 2);
+#else
+    uint32_t mask = 0;
+    for (uint32_t w = 0; w < kIndexWays; ++w)
+        mask |= uint32_t{bk.sig[w] == sig} << w;
+    return mask;
+#endif
+}
+
 Flow *FlowTable::find_in(const Place &p, const FlowKey &key)
 {
     for (uint32_t b : p.bucket) {
         const Bucket &bk = buckets_[b];
-        for (uint32_t w = 0; w < kIndexWays; ++w)
-            if (bk.sig[w] == p.sig && bk.slot[w] != 0 && same_flow_key(flows_[bk.slot[w] - 1].key, key))
-                return &flows_[bk.slot[w] - 1];
+        for (uint32_t m = matching_ways(bk, p.sig); m != 0; m &= m - 1) {
+            const uint32_t slot = bk.slot[__builtin_ctz(m)];
+            if (slot != 0 && same_flow_key(flows_[slot - 1].key, key))
+                return &flows_[slot - 1];
+        }
     }
     return nullptr;
 }
@@ -165,9 +184,9 @@ void FlowTable::lookup_bulk(const FlowKey *const keys[], const uint32_t hashes[]
         found[i] = nullptr;
         for (uint32_t b : places[i].bucket) {
             const Bucket &bk = buckets_[b];
-            for (uint32_t w = 0; w < kIndexWays && found[i] == nullptr; ++w)
-                if (bk.sig[w] == places[i].sig && bk.slot[w] != 0)
-                    found[i] = &flows_[bk.slot[w] - 1];
+            for (uint32_t m = matching_ways(bk, places[i].sig); m != 0 && found[i] == nullptr; m &= m - 1)
+                if (const uint32_t slot = bk.slot[__builtin_ctz(m)]; slot != 0)
+                    found[i] = &flows_[slot - 1];
         }
         if (found[i] != nullptr) {
             rte_prefetch0(found[i]);

@@ -33,12 +33,15 @@ static_assert(sizeof(FlowKey) == 48, "FlowKey is hashed as raw bytes: no implici
 // a memcmp call.
 inline bool same_flow_key(const FlowKey &a, const FlowKey &b)
 {
-    uint64_t wa[sizeof(FlowKey) / 8], wb[sizeof(FlowKey) / 8];
-    std::memcpy(wa, &a, sizeof wa);
-    std::memcpy(wb, &b, sizeof wb);
+    const auto *pa = reinterpret_cast<const unsigned char *>(&a);
+    const auto *pb = reinterpret_cast<const unsigned char *>(&b);
     uint64_t diff = 0;
-    for (size_t i = 0; i < sizeof(FlowKey) / 8; ++i)
-        diff |= wa[i] ^ wb[i];
+    for (size_t i = 0; i < sizeof(FlowKey); i += 8) {
+        uint64_t x, y;
+        std::memcpy(&x, pa + i, 8);
+        std::memcpy(&y, pb + i, 8);
+        diff |= x ^ y;
+    }
     return diff == 0;
 }
 

@@ -166,6 +166,7 @@ private:
     uint32_t index_of(const Flow &flow) const { return static_cast<uint32_t>(&flow - flows_); }
     Place place_of(uint32_t hash) const;
     uint32_t alternate(uint32_t bucket, uint16_t sig) const;
+    static uint32_t matching_ways(const Bucket &bk, uint16_t sig);  // bit w: way w's signature is sig
     Flow *find_in(const Place &p, const FlowKey &key);
     bool index_add(uint32_t hash, uint32_t slot);
     bool cuckoo_add(const Place &p, uint32_t slot);
