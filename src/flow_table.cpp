@@ -167,13 +167,12 @@ Flow *FlowTable::find_in(const Place &p, const FlowKey &key)
 
 Flow *FlowTable::lookup(const FlowKey &key, uint32_t hash) { return find_in(place_of(hash), key); }
 
-void FlowTable::lookup_bulk(const FlowKey *const keys[], const uint32_t hashes[], uint32_t n, Flow *found[])
+void FlowTable::lookup_bulk(const uint32_t hashes[], uint32_t n, Flow *found[])
 {
-    freed_.reset();
     added_.reset();
-    // Three passes, so the memory reads of one key overlap the others':
-    // every bucket line, then the first flow whose signature matches, then
-    // the key compare (a mismatch, one in thousands, searches again).
+    // Two passes, so the memory reads of one key overlap the others': every
+    // bucket line first, then the first flow whose signature matches, which
+    // is prefetched for the packet's turn.
     Place places[kBulkMax];
     for (uint32_t i = 0; i < n; ++i) {
         places[i] = place_of(hashes[i]);
@@ -193,18 +192,18 @@ void FlowTable::lookup_bulk(const FlowKey *const keys[], const uint32_t hashes[]
             rte_prefetch0(reinterpret_cast<const char *>(found[i] + 1) - 1);  // a flow may straddle two lines
         }
     }
-    for (uint32_t i = 0; i < n; ++i)
-        if (found[i] != nullptr && !same_flow_key(found[i]->key, *keys[i]))
-            found[i] = find_in(places[i], *keys[i]);
 }
 
 Flow *FlowTable::current(const FlowKey &key, uint32_t hash, Flow *answer)
 {
-    // Slots are stable while their key is in the table: a hit only goes
-    // stale if its slot was freed (it may hold another key now). A miss
-    // stays a miss unless a key of the same hash was added.
-    const bool recheck = answer != nullptr ? freed_.contains(index_of(*answer)) : added_.contains(hash);
-    return recheck ? lookup(key, hash) : answer;
+    // A candidate is the flow if it is in use and holds the key: slots are
+    // stable while their key is in the index, and a key is there once. Any
+    // other candidate (a signature shared with another key, a slot freed
+    // or reused since) means a full lookup. A miss stays a miss unless a
+    // key of the same hash was added.
+    if (answer != nullptr)
+        return answer->lru_list != FlowList::count_ && same_flow_key(answer->key, key) ? answer : lookup(key, hash);
+    return added_.contains(hash) ? lookup(key, hash) : nullptr;
 }
 
 bool FlowTable::index_add(uint32_t hash, uint32_t slot)
@@ -330,7 +329,6 @@ void FlowTable::remove(Flow &flow)
     list_unlink(flow);
     const uint32_t idx = index_of(flow);
     index_remove(flow_key_hash(flow.key), idx);
-    freed_.note(idx);
     flow.lru_list = FlowList::count_;
     flow.lru_next = free_head_;
     free_head_ = idx;

@@ -200,7 +200,6 @@ uint16_t Worker::receive_bulk(rte_mbuf *const *pkts, uint16_t n, const RxQueue &
 
     // Decode every frame first, in order (the clock advances as it would
     // frame by frame), and key the TCP ones.
-    const FlowKey *keys[FlowTable::kBulkMax];
     uint32_t hashes[FlowTable::kBulkMax];
     uint32_t tcp = 0;
     uint16_t taken = 0;
@@ -233,7 +232,6 @@ uint16_t Worker::receive_bulk(rte_mbuf *const *pkts, uint16_t n, const RxQueue &
                 } else {
                     s.same_flow_as = 0;
                     s.lookup = static_cast<uint8_t>(tcp);
-                    keys[tcp] = &s.ref.key;
                     hashes[tcp++] = s.ref.hash;
                 }
                 latest = static_cast<uint8_t>(taken);
@@ -244,7 +242,7 @@ uint16_t Worker::receive_bulk(rte_mbuf *const *pkts, uint16_t n, const RxQueue &
     }
 
     Flow *found[FlowTable::kBulkMax];
-    flows_->lookup_bulk(keys, hashes, tcp, found);
+    flows_->lookup_bulk(hashes, tcp, found);
 
     // Then handle them in arrival order. An earlier frame of this bulk may
     // have added or evicted a flow: current() checks the answer.

@@ -95,18 +95,20 @@ public:
     // What `capacity` flows take, all allocated at construction.
     static uint64_t memory_bytes(uint32_t capacity);
 
-    // Looks up `n` (≤ kBulkMax) keys at once, the bucket lines of all first
-    // and then the flows they point to, and prefetches the flows found:
-    // found[i] is the flow of keys[i] or nullptr. The answers are as of this
-    // call; until the next one the table notes the slots it frees and the
-    // hashes it adds, so that current() can tell whether one still holds.
-    void lookup_bulk(const FlowKey *const keys[], const uint32_t hashes[], uint32_t n, Flow *found[]);
+    // Looks up `n` (≤ kBulkMax) keys by their hashes at once: the bucket
+    // lines of all first, then the flows their signatures point to, which
+    // are prefetched. found[i] is a candidate for the key of hashes[i] (or
+    // nullptr: not in the table): current() confirms it when the packet's turn comes, by
+    // which time the flow's line has come in. Until the next call the table
+    // notes the hashes it adds, so that current() can tell a miss that no
+    // longer holds.
+    void lookup_bulk(const uint32_t hashes[], uint32_t n, Flow *found[]);
 
-    // The flow of `key` now, given an answer for it that was right at
-    // lookup_bulk or since (lookup_bulk's, or what an earlier packet of the
-    // flow went to). A packet handled in between can have removed that flow
-    // (eviction) or added the missing one; only then does this look the key
-    // up again.
+    // The flow of `key` now, given lookup_bulk's candidate for it, or the
+    // flow an earlier packet of the burst went to. A packet handled in
+    // between can have removed that flow (eviction) or added the missing
+    // one; only then, or when the candidate holds another key, does this
+    // look the key up again.
     Flow *current(const FlowKey &key, uint32_t hash, Flow *answer);
 
     // Inserts a zeroed flow for `key` (which must not be present). When the
@@ -177,9 +179,9 @@ private:
     Flow *oldest_head(FlowList first, FlowList last);  // least recently seen head of lists [first, last]
     Flow *eviction_victim();
 
-    // Values noted since lookup_bulk (freed slots, added hashes; see
-    // current()). A 256-bit filter answers most "never noted" questions
-    // without a scan; past kBatchLog values, everything counts as noted.
+    // Hashes added since lookup_bulk (see current()). A 256-bit filter
+    // answers most "never added" questions without a scan; past kBatchLog
+    // values, everything counts as added.
     class BatchLog {
     public:
         void reset()
@@ -216,8 +218,7 @@ private:
         uint32_t values_[kBatchLog];
         uint32_t n_ = 0;
     };
-    BatchLog freed_;  // slots
-    BatchLog added_;  // hashes
+    BatchLog added_;
 
     Bucket *buckets_ = nullptr;
     uint32_t nbuckets_ = 0;

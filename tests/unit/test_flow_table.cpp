@@ -224,16 +224,15 @@ TEST_F(FlowTableTest, EveryFlowOfAFullTableIsFoundAfterCuckooMoves)
     for (uint32_t first = 0; first < kCapacity + kCapacity / 3; first += FlowTable::kBulkMax) {
         const uint32_t n = std::min<uint32_t>(FlowTable::kBulkMax, kCapacity + kCapacity / 3 - first);
         FlowKey keys[FlowTable::kBulkMax];
-        const FlowKey *key_ptrs[FlowTable::kBulkMax];
         uint32_t hashes[FlowTable::kBulkMax];
         Flow *found[FlowTable::kBulkMax];
         for (uint32_t i = 0; i < n; ++i) {
             keys[i] = key_for(first + i);
-            key_ptrs[i] = &keys[i];
             hashes[i] = hash_of(keys[i]);
         }
-        t->lookup_bulk(key_ptrs, hashes, n, found);
+        t->lookup_bulk(hashes, n, found);
         for (uint32_t i = 0; i < n; ++i) {
+            found[i] = t->current(keys[i], hashes[i], found[i]);
             ASSERT_EQ(found[i], flow_of[first + i]) << "bulk, flow " << first + i;
             ASSERT_EQ(t->lookup(keys[i], hashes[i]), flow_of[first + i]) << "flow " << first + i;
             if (found[i] != nullptr) {
@@ -260,8 +259,23 @@ TEST_F(FlowTableTest, CollidingHashesAreRefusedPastTwoBucketsAndHurtNoOtherFlow)
         const FlowKey k = key_for(i);
         Flow *f = t->insert(k, colliding, 0, [](Flow &, const FlowKey &) {});
         (f != nullptr ? placed : refused) += 1;
-        if (f != nullptr)
+        if (f != nullptr) {
             EXPECT_EQ(t->lookup(k, colliding), f);
+        }
+    }
+    // In bulk every key of the hash gets the same first candidate;
+    // current() finds each key's own flow, or none.
+    uint32_t hashes[FlowTable::kBulkMax];
+    Flow *found[FlowTable::kBulkMax];
+    std::fill(hashes, hashes + FlowTable::kBulkMax, colliding);
+    t->lookup_bulk(hashes, FlowTable::kBulkMax, found);
+    for (uint32_t i = 0; i < FlowTable::kBulkMax; ++i) {
+        const FlowKey k = key_for(i);
+        Flow *f = t->current(k, colliding, found[i]);
+        EXPECT_EQ(f, t->lookup(k, colliding)) << i;
+        if (f != nullptr) {
+            EXPECT_TRUE(same_flow_key(f->key, k)) << i;
+        }
     }
     EXPECT_GE(placed, FlowTable::kIndexWays);
     EXPECT_LE(placed, 2 * FlowTable::kIndexWays);
