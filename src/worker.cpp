@@ -445,12 +445,18 @@ void Worker::report_attempt(const Flow &flow, const FlowKey &key, AttemptPhase p
     // link are not worth a record.
     if (!settings_.is_telnet_port(server_port_of(flow, key)))
         return;
+    counters_.events_attempt.add();
+    // Live, a record that finds the ring full is dropped (emit()): in a
+    // flood that is most attempts, so know it before filling 184 bytes.
+    if (!flushing_ && !settings_.wait_for_ring && rte_ring_full(events_)) {
+        counters_.ring_drops.add();
+        return;
+    }
     EventRecord rec;
     fill_record(rec, EventType::attempt, flow, key, time_ns);
     rec.attempt_phase = phase;
     rec.outcome = static_cast<uint8_t>(outcome);
     emit(rec);
-    counters_.events_attempt.add();
 }
 
 void Worker::end_flow(Flow &flow, const FlowKey &key, EndReason reason, uint64_t time_ns)
