@@ -1,7 +1,10 @@
 // Telnet login tracking (see login_tracker.hpp).
 #include "flowsentry/login_tracker.hpp"
 
+#include <algorithm>
 #include <cstring>
+
+#include "flowsentry/byte_scan.hpp"
 
 namespace flowsentry {
 
@@ -138,25 +141,41 @@ const char *login_outcome_name(LoginOutcome o)
     return "unknown";
 }
 
+namespace {
+
+// A run of a server line (no CR or LF in it), NULs skipped: its first
+// characters go to the head while it has room, its last ones to the tail.
+// Only the end of a long run can reach the tail, so it is read backwards
+// from the end, not slid along a character at a time.
+void server_run(LoginTracker &t, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n && t.head_len < sizeof t.head; ++i)
+        if (p[i] != 0)
+            t.head[t.head_len++] = lower(p[i]);
+
+    char last[sizeof t.tail];
+    size_t k = 0;
+    for (size_t i = n; i > 0 && k < sizeof last; --i)
+        if (p[i - 1] != 0)
+            last[sizeof last - ++k] = lower(p[i - 1]);
+    const size_t keep = std::min<size_t>(t.tail_len, sizeof t.tail - k);
+    std::memmove(t.tail, t.tail + t.tail_len - keep, keep);
+    std::memcpy(t.tail + keep, last + sizeof last - k, k);
+    t.tail_len = static_cast<uint8_t>(keep + k);
+}
+
+}  // namespace
+
 void login_server_data(LoginTracker &t, const uint8_t *data, size_t len, LoginSink &sink)
 {
-    for (size_t i = 0; i < len; ++i) {
-        const uint8_t b = data[i];
-        if (b == '\r' || b == '\n') {
-            if (t.head_len != 0 || t.tail_len != 0)
-                server_line_done(t, sink);
-            continue;
-        }
-        if (b == 0)
-            continue;
-        const char c = lower(b);
-        if (t.head_len < sizeof t.head)
-            t.head[t.head_len++] = c;
-        if (t.tail_len == sizeof t.tail) {
-            std::memmove(t.tail, t.tail + 1, sizeof t.tail - 1);
-            --t.tail_len;
-        }
-        t.tail[t.tail_len++] = c;
+    for (size_t i = 0; i < len;) {
+        const size_t end = i + find_either(data + i, len - i, '\r', '\n');
+        server_run(t, data + i, end - i);
+        if (end == len)
+            break;
+        if (t.head_len != 0 || t.tail_len != 0)
+            server_line_done(t, sink);
+        i = end + 1;
     }
     if (len != 0)
         server_pause(t, sink);

@@ -1,6 +1,10 @@
 // Telnet normalisation (see telnet_normalizer.hpp).
 #include "flowsentry/telnet_normalizer.hpp"
 
+#include <cstring>
+
+#include "flowsentry/byte_scan.hpp"
+
 namespace flowsentry {
 
 namespace {
@@ -27,7 +31,14 @@ size_t telnet_normalize(TelnetNormalizerState &st, const uint8_t *in, size_t len
         const uint8_t b = in[i];
         switch (st.phase) {
         case data:
-            if (b == telnet::iac) {
+            // A run without IAC or NUL is data as it is (NUL matters only
+            // after CR): copied whole, not byte by byte.
+            if (const size_t run = find_either(in + i, len - i, telnet::iac, 0); run != 0) {
+                std::memmove(out + n, in + i, run);
+                n += run;
+                st.after_cr = in[i + run - 1] == '\r';
+                i += run - 1;
+            } else if (b == telnet::iac) {
                 st.phase = after_iac;
             } else if (b == 0 && st.after_cr) {
                 st.after_cr = 0;  // CR NUL is a bare CR

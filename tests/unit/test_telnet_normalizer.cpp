@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "flowsentry/byte_scan.hpp"
 #include "flowsentry/telnet_normalizer.hpp"
 
 using namespace flowsentry;
@@ -143,4 +144,30 @@ TEST(TelnetNormalizer, IdentifiesNegotiationOnly)
     EXPECT_FALSE(looks_like_telnet_negotiation(bytes({255, 10, 24, 255, 253, 32}).data(), 6));
     EXPECT_FALSE(looks_like_telnet_negotiation(bytes({255, 253}).data(), 2));
     EXPECT_FALSE(looks_like_telnet_negotiation(nullptr, 0));
+}
+
+TEST(ByteScan, FindsTheFirstOfEitherByteAtEveryPosition)
+{
+    using flowsentry::find_either;
+    // Every length across the word boundaries, each byte at every position,
+    // and the bytes just above the ones sought (0x0E next to 0x0D borrows
+    // differently) that must not be taken for them.
+    for (size_t n = 0; n <= 40; ++n) {
+        std::vector<uint8_t> run(n, 0x0e);
+        EXPECT_EQ(find_either(run.data(), n, '\r', '\n'), n) << n;
+        std::vector<uint8_t> zeros_above(n, 0x01);
+        EXPECT_EQ(find_either(zeros_above.data(), n, 0xff, 0), n) << n;
+        for (size_t at = 0; at < n; ++at) {
+            for (uint8_t wanted : {uint8_t('\r'), uint8_t('\n')}) {
+                std::vector<uint8_t> v(n, 'x');
+                v[at] = wanted;
+                if (at + 1 < n)
+                    v[at + 1] = '\r';  // a later hit must not win
+                EXPECT_EQ(find_either(v.data(), n, '\r', '\n'), at) << n << " " << at;
+            }
+            std::vector<uint8_t> nul(n, 0xfe);
+            nul[at] = 0;
+            EXPECT_EQ(find_either(nul.data(), n, 0xff, 0), at) << n << " " << at;
+        }
+    }
 }
