@@ -5,6 +5,8 @@
 
 #include <rte_hash_crc.h>
 
+#include "flowsentry/byte_order.hpp"
+
 namespace flowsentry {
 
 namespace {
@@ -13,11 +15,8 @@ namespace {
 // where a memcmp call was a tenth of a SYN flood's worker time.
 int compare_addresses(const uint8_t *a, const uint8_t *b)
 {
-    uint64_t wa[2], wb[2];
-    std::memcpy(wa, a, sizeof wa);
-    std::memcpy(wb, b, sizeof wb);
-    for (int i = 0; i < 2; ++i) {
-        const uint64_t x = __builtin_bswap64(wa[i]), y = __builtin_bswap64(wb[i]);
+    for (int i = 0; i < 16; i += 8) {
+        const uint64_t x = load_be64(a + i), y = load_be64(b + i);
         if (x != y)
             return x < y ? -1 : 1;
     }

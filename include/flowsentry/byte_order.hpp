@@ -1,8 +1,9 @@
 // Big-endian loads and stores from any alignment: packet fields are read
-// byte by byte, never through a cast to a wider type.
+// byte by byte or through memcpy, never through a cast to a wider type.
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace flowsentry {
 
@@ -16,6 +17,18 @@ inline uint32_t load_be24(const uint8_t *p)
 inline uint32_t load_be32(const uint8_t *p)
 {
     return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+// One load and a byte swap: on the fast path, where the compiler does not
+// turn a byte loop of this width into one.
+inline uint64_t load_be64(const uint8_t *p)
+{
+    uint64_t v;
+    std::memcpy(&v, p, sizeof v);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
 }
 
 inline void store_be16(uint8_t *p, uint32_t v)

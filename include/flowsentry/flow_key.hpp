@@ -28,7 +28,6 @@ struct alignas(8) FlowKey {  // rte_hash_crc reads it 8 bytes at a time
 };
 static_assert(sizeof(FlowKey) == 48, "FlowKey is hashed as raw bytes: no implicit padding");
 
-// Builds the key of `pkt`; `sender_is_lo` tells which side of the key sent it.
 // Keys are compared as six words (8-byte aligned, no padding), not through
 // a memcmp call.
 inline bool same_flow_key(const FlowKey &a, const FlowKey &b)
@@ -45,6 +44,7 @@ inline bool same_flow_key(const FlowKey &a, const FlowKey &b)
     return diff == 0;
 }
 
+// Builds the key of `pkt`; `sender_is_lo` tells which side of the key sent it.
 void make_flow_key(const DecodedPacket &pkt, FlowKey &key, bool &sender_is_lo);
 
 // Symmetric hash of the key (same value for both directions by construction).
