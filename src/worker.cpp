@@ -448,7 +448,7 @@ void Worker::report_attempt(const Flow &flow, const FlowKey &key, AttemptPhase p
     counters_.events_attempt.add();
     // Live, a record that finds the ring full is dropped (emit()): in a
     // flood that is most attempts, so know it before filling 184 bytes.
-    if (!flushing_ && !settings_.wait_for_ring && rte_ring_full(events_)) {
+    if (!waits_for_ring() && rte_ring_full(events_)) {
         counters_.ring_drops.add();
         return;
     }
@@ -516,11 +516,7 @@ void Worker::emit(const EventRecord &rec)
 {
     // The ring API takes a non-const pointer but only copies from it.
     while (rte_ring_sp_enqueue_elem(events_, const_cast<EventRecord *>(&rec), sizeof(rec)) != 0) {
-        // Live, a full ring costs the record, never a stall. Replaying a
-        // file, or flushing at the end, there is no line rate to keep up
-        // with and the control thread is draining: wait for room instead.
-        const bool wait = flushing_ || settings_.wait_for_ring;
-        if (!wait || control_alive_ == nullptr || !control_alive_->load(std::memory_order_relaxed)) {
+        if (!waits_for_ring() || control_alive_ == nullptr || !control_alive_->load(std::memory_order_relaxed)) {
             counters_.ring_drops.add();
             return;
         }

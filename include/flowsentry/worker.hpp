@@ -144,6 +144,10 @@ private:
     // was accepted, else the attempt's outcome is counted.
     void end_flow(Flow &flow, const FlowKey &key, EndReason reason, uint64_t time_ns);
     void emit(const EventRecord &rec);
+    // Live, a full event ring costs the record, never a stall. Replaying a
+    // file, or flushing at the end, there is no line rate to keep up with
+    // and the control thread is draining: emit() waits for room instead.
+    bool waits_for_ring() const { return flushing_ || settings_.wait_for_ring; }
     void fill_record(EventRecord &rec, EventType type, const Flow &flow, const FlowKey &key,
                      uint64_t time_ns) const;
 
