@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include <rapidjson/stringbuffer.h>
@@ -17,6 +18,14 @@ namespace flowsentry {
 namespace {
 
 constexpr unsigned kDrainBatch = 256;
+// Records taken from one ring in one pass of the control loop: a worker that
+// refills its ring as fast as it is drained must not keep the loop from its
+// other work (stop, stats, ticks, reloads).
+constexpr unsigned kDrainBudget = 4 * kDrainBatch;
+// Detections' tick runs at least this often under load, not only when idle.
+constexpr auto kTickPeriod = std::chrono::milliseconds(100);
+// After the workers have flushed: how long watch answers may still take.
+constexpr auto kWatchAnswerLimit = std::chrono::seconds(1);
 // A replay that makes no progress for this long has ended early (a
 // truncated capture, a PMD error): stop rather than hang.
 constexpr auto kCaptureStallLimit = std::chrono::seconds(5);
@@ -51,32 +60,59 @@ Control::Control(std::vector<Worker *> workers, std::vector<RxPort> ports, EcsFo
 {
     for (Worker *w : workers_)
         w->set_control_alive(&alive_);
+    if (workers_.size() > 1)
+        detections_.set_scan_watch([this](const EventRecord &first) { return watch_elsewhere(first); });
+}
+
+Detections::WatchResult Control::watch_elsewhere(const EventRecord &first)
+{
+    ScanSourceKey source{};
+    std::memcpy(source.addr, first.client_addr, sizeof source.addr);
+    source.ip_version = first.ip_version;
+    Detections::WatchResult result{0, 0};
+    for (Worker *w : workers_) {
+        if (w->id() == first.worker_id)
+            continue;
+        if (w->watch(source))
+            ++result.asked;
+        else
+            ++result.refused;
+    }
+    return result;
+}
+
+size_t Control::drain_ring(rte_ring *ring)
+{
+    EventRecord batch[kDrainBatch];
+    size_t moved = 0;
+    unsigned n;
+    do {
+        n = rte_ring_sc_dequeue_burst_elem(ring, batch, sizeof(EventRecord), kDrainBatch, nullptr);
+        for (unsigned i = 0; i < n; ++i) {
+            if (options_.telnet == nullptr)
+                detections_.process(batch[i], formatter_, buffer_);
+            else
+                options_.telnet->process(batch[i], [&](const EventRecord &r) {
+                    detections_.process(r, formatter_, buffer_);
+                });
+        }
+        moved += n;
+    } while (n == kDrainBatch && moved < kDrainBudget);
+    return moved;
 }
 
 size_t Control::drain()
 {
     if (options_.telnet != nullptr)
         options_.telnet->tick();
-    EventRecord batch[kDrainBatch];
     size_t moved = 0;
     for (Worker *w : workers_) {
-        unsigned n;
-        do {
-            n = rte_ring_sc_dequeue_burst_elem(w->events(), batch, sizeof(EventRecord), kDrainBatch, nullptr);
-            buffer_.clear();
-            for (unsigned i = 0; i < n; ++i) {
-                if (options_.telnet == nullptr)
-                    detections_.process(batch[i], formatter_, buffer_);
-                else
-                    options_.telnet->process(batch[i], [&](const EventRecord &r) {
-                        detections_.process(r, formatter_, buffer_);
-                    });
-            }
-            sinks_.write(buffer_);
-            moved += n;
-        } while (n == kDrainBatch);
+        buffer_.clear();
+        const size_t documents = drain_ring(w->events());
+        events_written_ += documents;
+        moved += documents + drain_ring(w->scan_records());
+        sinks_.write(buffer_);
     }
-    events_written_ += moved;
     return moved;
 }
 
@@ -94,6 +130,7 @@ void Control::run(std::atomic<bool> &stop, std::atomic<bool> &workers_stop)
     const auto started = Clock::now();
     auto last_stats = Clock::now();
     auto last_progress = Clock::now();
+    auto last_tick = Clock::now();
     uint64_t last_rx = 0;
 
     while (!stop.load()) {
@@ -122,14 +159,16 @@ void Control::run(std::atomic<bool> &stop, std::atomic<bool> &workers_stop)
         }
         if (options_.tick)
             options_.tick();
-        if (moved == 0) {
+        if (moved == 0 || Clock::now() - last_tick >= kTickPeriod) {
             // Live, packet time is the wall clock; a replay's clock only
             // moves with its records.
+            last_tick = Clock::now();
             buffer_.clear();
             detections_.tick(offline ? 0 : wall_clock_ns(), formatter_, buffer_);
             sinks_.write(buffer_);
-            std::this_thread::sleep_for(std::chrono::microseconds(200));
         }
+        if (moved == 0)
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
 
     // Workers flush every flow into their rings; keep draining so they can.
@@ -143,7 +182,11 @@ void Control::run(std::atomic<bool> &stop, std::atomic<bool> &workers_stop)
         if (drain() == 0 && !all_finished)
             std::this_thread::sleep_for(std::chrono::microseconds(100));
     } while (!all_finished);
-    drain();
+    // Sources still waiting for watch answers: the workers answer until
+    // alive_ goes false.
+    const auto flushed = Clock::now();
+    while (drain() != 0 || (detections_.scan_sources_waiting() != 0 && Clock::now() - flushed < kWatchAnswerLimit))
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
     alive_.store(false);
     buffer_.clear();
     detections_.finish(formatter_, buffer_);
@@ -166,10 +209,12 @@ void Control::print_stats_line()
     }
     std::fprintf(stderr,
                  "flowsentry: stats rx=%" PRIu64 " flows=%" PRIu64 " accepted=%" PRIu64 " alerts=%" PRIu64
-                 " events=%" PRIu64 " ring_drops=%" PRIu64 " imissed=%" PRIu64 " rx_nombuf=%" PRIu64 "\n",
+                 " events=%" PRIu64 " document_drops=%" PRIu64 " scan_record_drops=%" PRIu64 " imissed=%" PRIu64
+                 " rx_nombuf=%" PRIu64 "\n",
                  total(workers_, &WorkerCounters::rx_packets), flows, accepted,
                  total(workers_, &WorkerCounters::alerts), events_written_,
-                 total(workers_, &WorkerCounters::ring_drops), imissed, nombuf);
+                 total(workers_, &WorkerCounters::document_drops), total(workers_, &WorkerCounters::scan_record_drops),
+                 imissed, nombuf);
     if (options_.spreader != nullptr)
         std::fprintf(stderr, "flowsentry: stats spread rx=%" PRIu64 " ring_drops=%" PRIu64 "\n",
                      options_.spreader->counters().rx_packets.get(), options_.spreader->ring_full_total());

@@ -18,6 +18,9 @@ void for_each_counter(const WorkerCounters &c,
 #define FLOWSENTRY_VISIT(name) fn("defrag", #name, c.defrag.name.get());
     FLOWSENTRY_DEFRAG_COUNTERS(FLOWSENTRY_VISIT)
 #undef FLOWSENTRY_VISIT
+#define FLOWSENTRY_VISIT(name) fn("scan", #name, c.scan.name.get());
+    FLOWSENTRY_SCAN_COUNTERS(FLOWSENTRY_VISIT)
+#undef FLOWSENTRY_VISIT
 }
 
 }  // namespace flowsentry

@@ -1,6 +1,7 @@
 // Control-thread detections (see detections.hpp).
 #include "flowsentry/detections.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "flowsentry/rules.hpp"
@@ -79,27 +80,77 @@ void Detections::on_attempt(const EventRecord &rec, const EcsFormatter &formatte
 {
     const std::string key = address_key(rec.ip_version, rec.client_addr);
     auto found = sources_.find(key);
-    if (rec.attempt_phase == AttemptPhase::failed) {
-        // A failure is news about a source already tracked; one that was
-        // forgotten meanwhile is not worth a new entry.
-        if (found != sources_.end() && rec.outcome < static_cast<uint8_t>(HandshakeOutcome::count_))
-            found->second.outcomes[rec.outcome] += 1;
+    if (rec.attempt_phase == AttemptPhase::watched) {
+        if (found != sources_.end() && found->second.answers_due != 0 && --found->second.answers_due == 0)
+            take_waiting(key, found->second, formatter, out);
         return;
     }
-    counters_.scan_attempts += 1;
     if (found == sources_.end()) {
-        if (sources_.size() >= config_.scan_max_sources) {
-            forget_idle_sources(rec.time_ns);
-            if (sources_.size() >= config_.scan_max_sources) {
-                sources_.erase(sources_.begin());
-                counters_.scan_sources_evicted += 1;
-            }
+        // A failure is news about a source already tracked; one that was
+        // forgotten meanwhile is not worth a new entry.
+        if (rec.attempt_phase == AttemptPhase::failed)
+            return;
+        ScanSource &s = add_source(key, rec.time_ns);
+        // The worker that handed it over had it hot; the others may hold
+        // some of its attempts (scan_counter.hpp).
+        if (watch_) {
+            const WatchResult asked = watch_(rec);
+            s.answers_due = asked.asked;
+            counters_.scan_watches += 1;
+            counters_.scan_watch_drops += asked.refused;
+            if (s.answers_due != 0)
+                waiting_sources_.insert(key);
         }
-        found = sources_.emplace(key, ScanSource{}).first;
+        found = sources_.find(key);
     }
     ScanSource &s = found->second;
-    s.last_seen_ns = rec.time_ns;
-    s.attempts += 1;
+    by_last_seen_.splice(by_last_seen_.end(), by_last_seen_, s.lru);
+    if (s.answers_due != 0) {
+        s.waiting.push_back(rec);
+        return;
+    }
+    count_attempt(s, rec, formatter, out);
+}
+
+Detections::ScanSource &Detections::add_source(const std::string &key, uint64_t now_ns)
+{
+    forget_idle_sources(now_ns);
+    if (sources_.size() >= config_.scan_max_sources) {
+        const std::string &oldest = by_last_seen_.front();
+        waiting_sources_.erase(oldest);
+        sources_.erase(oldest);
+        by_last_seen_.pop_front();
+        counters_.scan_sources_evicted += 1;
+    }
+    ScanSource &s = sources_[key];
+    s.lru = by_last_seen_.insert(by_last_seen_.end(), key);
+    return s;
+}
+
+void Detections::take_waiting(const std::string &key, ScanSource &s, const EcsFormatter &formatter,
+                              std::string &out)
+{
+    std::vector<EventRecord> waiting;
+    waiting.swap(s.waiting);
+    s.answers_due = 0;
+    waiting_sources_.erase(key);
+    std::stable_sort(waiting.begin(), waiting.end(),
+                     [](const EventRecord &a, const EventRecord &b) { return a.time_ns < b.time_ns; });
+    for (const EventRecord &rec : waiting)
+        count_attempt(s, rec, formatter, out);
+}
+
+void Detections::count_attempt(ScanSource &s, const EventRecord &rec, const EcsFormatter &formatter,
+                               std::string &out)
+{
+    if (rec.attempt_phase == AttemptPhase::failed) {
+        if (rec.outcome < static_cast<uint8_t>(HandshakeOutcome::count_))
+            s.outcomes[rec.outcome] += rec.count;
+        return;
+    }
+    counters_.scan_attempts += rec.count;
+    s.last_seen_ns = std::max(s.last_seen_ns, rec.time_ns);
+    s.attempts += rec.count;
     if (rec.time_ns >= s.latest.time_ns)
         s.latest = rec;
     while (!s.destinations.empty() && rec.time_ns > s.destinations.front().first + window_ns_) {
@@ -213,14 +264,19 @@ void Detections::write_summary(Throttle &t, const EcsFormatter &formatter, std::
     t.suppressed = 0;
 }
 
+bool Detections::idle(const ScanSource &s, uint64_t now_ns) const
+{
+    return s.answers_due == 0 && now_ns > s.last_seen_ns + window_ns_ && now_ns >= s.quiet_until_ns;
+}
+
 void Detections::forget_idle_sources(uint64_t now_ns)
 {
-    for (auto it = sources_.begin(); it != sources_.end();) {
-        const ScanSource &s = it->second;
-        if (now_ns > s.last_seen_ns + window_ns_ && now_ns >= s.quiet_until_ns)
-            it = sources_.erase(it);
-        else
-            ++it;
+    while (!by_last_seen_.empty()) {
+        auto it = sources_.find(by_last_seen_.front());
+        if (!idle(it->second, now_ns))
+            return;
+        sources_.erase(it);
+        by_last_seen_.pop_front();
     }
 }
 
@@ -239,6 +295,11 @@ void Detections::tick(uint64_t now_ns, const EcsFormatter &formatter, std::strin
 
 void Detections::finish(const EcsFormatter &formatter, std::string &out)
 {
+    // Answers that never came (a worker had stopped): what did come counts.
+    while (!waiting_sources_.empty()) {
+        const std::string key = *waiting_sources_.begin();
+        take_waiting(key, sources_.at(key), formatter, out);
+    }
     for (auto &[id, t] : throttles_)
         if (t.suppressed != 0)
             write_summary(t, formatter, out);

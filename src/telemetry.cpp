@@ -249,7 +249,8 @@ void Telemetry::take_snapshot(Snapshot &s)
         {"events", sum(workers_, &WorkerCounters::events_connection_start) +
                        sum(workers_, &WorkerCounters::events_connection_end) +
                        sum(workers_, &WorkerCounters::alerts)},
-        {"event_ring_drops", sum(workers_, &WorkerCounters::ring_drops)},
+        {"document_drops", sum(workers_, &WorkerCounters::document_drops)},
+        {"scan_record_drops", sum(workers_, &WorkerCounters::scan_record_drops)},
         {"imissed", imissed},
         {"ierrors", ierrors},
         {"rx_nombuf", nombuf},

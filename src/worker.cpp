@@ -25,22 +25,32 @@ constexpr uint32_t kMaxBurst = 512;
 // snapshot length; NIC MTUs stay below it).
 constexpr uint32_t kMaxFrame = 65535;
 
-// Hands an inspector's findings to Worker::emit_finding for one flow.
-template <typename Fn>
-class FindingsTo final : public FindingSink {
+// Hands what a stage reports (an inspector's findings, the scan counter's
+// hand-overs) to a worker function, for one flow.
+template <typename Sink, typename Item, typename Fn>
+class ReportsTo final : public Sink {
 public:
-    explicit FindingsTo(Fn fn) : fn_(fn) {}
-    void report(const Finding &f) override { fn_(f); }
+    explicit ReportsTo(Fn fn) : fn_(fn) {}
+    void report(const Item &item) override { fn_(item); }
 
 private:
     Fn fn_;
 };
 
 template <typename Fn>
-FindingsTo<Fn> findings_to(Fn fn)
+ReportsTo<FindingSink, Finding, Fn> findings_to(Fn fn)
 {
-    return FindingsTo<Fn>(fn);
+    return ReportsTo<FindingSink, Finding, Fn>(fn);
 }
+
+template <typename Fn>
+ReportsTo<ScanHandoverSink, ScanHandover, Fn> handovers_to(Fn fn)
+{
+    return ReportsTo<ScanHandoverSink, ScanHandover, Fn>(fn);
+}
+
+// Watch requests a worker takes per poll loop.
+constexpr unsigned kWatchesPerLoop = 16;
 
 uint16_t server_port_of(const Flow &flow, const FlowKey &key)
 {
@@ -88,6 +98,13 @@ WorkerSettings make_worker_settings(const Config &config)
     s.decode = config.decode;
     for (uint16_t p : config.telnet_ports)
         s.telnet_port[p >> 3] |= static_cast<uint8_t>(1u << (p & 7));
+    s.scan_sources = config.detections.scan_max_sources;
+    s.scan_window_ns = seconds_ns(config.detections.scan_window_s);
+    // A source at the threshold across N workers has ceil(T / N) servers on
+    // one of them (scan_counter.hpp); past what a worker holds, earlier.
+    const uint32_t workers = std::max<uint32_t>(1, config.workers);
+    s.scan_hot_at = std::min<uint32_t>(ScanCounter::kHeldAttempts + 1,
+                                       (config.detections.scan_destinations + workers - 1) / workers);
     return s;
 }
 
@@ -114,6 +131,17 @@ Worker::Worker(uint16_t worker_id, const Config &config, const WorkerSettings &s
     if (events_ == nullptr)
         throw std::runtime_error("worker " + std::to_string(worker_id) + ": cannot create event ring of " +
                                  std::to_string(config.alert_ring_size) + " records: " + rte_strerror(rte_errno));
+    const std::string scan_name = "scan_w" + std::to_string(worker_id);
+    scan_ring_ = rte_ring_create_elem(scan_name.c_str(), sizeof(EventRecord), config.alert_ring_size, socket_id,
+                                      RING_F_SP_ENQ | RING_F_SC_DEQ);
+    const std::string watch_name = "watch_w" + std::to_string(worker_id);
+    watch_ring_ = rte_ring_create_elem(watch_name.c_str(), sizeof(ScanSourceKey), config.alert_ring_size, socket_id,
+                                       RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (scan_ring_ == nullptr || watch_ring_ == nullptr)
+        throw std::runtime_error("worker " + std::to_string(worker_id) + ": cannot create scan rings of " +
+                                 std::to_string(config.alert_ring_size) + " records: " + rte_strerror(rte_errno));
+    scan_ = std::make_unique<ScanCounter>(settings.scan_sources, settings.scan_window_ns, settings.scan_hot_at,
+                                          socket_id, counters_.scan);
     if (settings.inspection != nullptr)
         inspector_ = std::make_unique<PayloadInspector>(*settings.inspection, worker_id, counters_);
     if (config.defrag.enabled) {
@@ -127,7 +155,12 @@ Worker::Worker(uint16_t worker_id, const Config &config, const WorkerSettings &s
     }
 }
 
-Worker::~Worker() { rte_ring_free(events_); }
+Worker::~Worker()
+{
+    rte_ring_free(events_);
+    rte_ring_free(scan_ring_);
+    rte_ring_free(watch_ring_);
+}
 
 int Worker::launch(void *arg)
 {
@@ -161,6 +194,12 @@ void Worker::run(const std::atomic<bool> &stop)
     } while (!producers_done);
     flush();
     finished_.store(true, std::memory_order_release);
+    // The control thread may still ask about sources whose attempts it is
+    // taking in (watch): answer until it is done.
+    while (control_alive_ != nullptr && control_alive_->load(std::memory_order_acquire)) {
+        serve_watches(clock_.now());
+        rte_pause();
+    }
 }
 
 uint32_t Worker::poll(bool rings_only)
@@ -442,21 +481,73 @@ void Worker::report_attempt(const Flow &flow, const FlowKey &key, AttemptPhase p
                             uint64_t time_ns)
 {
     // Only Telnet attempts feed the scan detection: most SYNs of a busy
-    // link are not worth a record.
+    // link are not worth counting.
     if (!settings_.is_telnet_port(server_port_of(flow, key)))
         return;
-    counters_.events_attempt.add();
-    // Live, a record that finds the ring full is dropped (emit()): in a
-    // flood that is most attempts, so know it before filling 184 bytes.
-    if (!waits_for_ring() && rte_ring_full(events_)) {
-        counters_.ring_drops.add();
+    const bool client_lo = flow.tcp.client_is_lo != 0;
+    ScanSourceKey source{};
+    std::memcpy(source.addr, client_lo ? key.addr_lo : key.addr_hi, sizeof source.addr);
+    source.ip_version = key.ip_version;
+    auto sink = handovers_to([&](const ScanHandover &h) { hand_over_attempt(&flow, &key, source, h); });
+    if (phase == AttemptPhase::opened)
+        scan_->opened(source, client_lo ? key.addr_hi : key.addr_lo, client_lo ? key.port_lo : key.port_hi,
+                      server_port_of(flow, key), time_ns, sink);
+    else
+        scan_->failed(source, outcome, time_ns, sink);
+}
+
+void Worker::hand_over_attempt(const Flow *flow, const FlowKey *key, const ScanSourceKey &source,
+                               const ScanHandover &h)
+{
+    // Live, a record that finds the ring full is dropped (emit_scan()): know
+    // it before filling 192 bytes.
+    if (!waits_for_ring() && rte_ring_full(scan_ring_)) {
+        counters_.scan_record_drops.add();
         return;
     }
     EventRecord rec;
-    fill_record(rec, EventType::attempt, flow, key, time_ns);
-    rec.attempt_phase = phase;
-    rec.outcome = static_cast<uint8_t>(outcome);
-    emit(rec);
+    if (h.current && flow != nullptr) {
+        fill_record(rec, EventType::attempt, *flow, *key, h.time_ns);
+    } else {
+        // Held here since its SYN: addresses, ports and time are what the
+        // scan detection needs of it.
+        std::memset(&rec, 0, sizeof rec);
+        rec.type = EventType::attempt;
+        rec.time_ns = rec.start_ns = h.time_ns;
+        rec.ip_version = source.ip_version;
+        rec.l4_proto = IPPROTO_TCP;
+        std::memcpy(rec.client_addr, source.addr, sizeof rec.client_addr);
+        if (h.server != nullptr)
+            std::memcpy(rec.server_addr, h.server, sizeof rec.server_addr);
+        rec.client_port = h.client_port;
+        rec.server_port = h.server_port;
+        rec.worker_id = id_;
+    }
+    rec.attempt_phase = h.kind == ScanHandover::Kind::opened   ? AttemptPhase::opened
+                        : h.kind == ScanHandover::Kind::failed ? AttemptPhase::failed
+                                                               : AttemptPhase::watched;
+    rec.outcome = static_cast<uint8_t>(h.outcome);
+    rec.count = h.count;
+    emit_scan(rec);
+}
+
+bool Worker::watch(const ScanSourceKey &source)
+{
+    return rte_ring_sp_enqueue_elem(watch_ring_, const_cast<ScanSourceKey *>(&source), sizeof source) == 0;
+}
+
+void Worker::serve_watches(uint64_t now_ns)
+{
+    // A watch's answer is never dropped: one is taken only while the scan
+    // ring has room for everything it can hand over.
+    ScanSourceKey source;
+    for (unsigned i = 0; i < kWatchesPerLoop; ++i) {
+        if (rte_ring_free_count(scan_ring_) < ScanCounter::kMaxHandovers ||
+            rte_ring_sc_dequeue_elem(watch_ring_, &source, sizeof source) != 0)
+            return;
+        auto sink = handovers_to([&](const ScanHandover &h) { hand_over_attempt(nullptr, nullptr, source, h); });
+        scan_->watch(source, now_ns, sink);
+    }
 }
 
 void Worker::end_flow(Flow &flow, const FlowKey &key, EndReason reason, uint64_t time_ns)
@@ -490,6 +581,7 @@ void Worker::expire(uint64_t now_ns)
     // Runs once per poll loop: the worker's RCU quiescent point.
     if (inspector_ != nullptr)
         inspector_->quiescent();
+    serve_watches(now_ns);
     const uint32_t n = flows_->expire(now_ns, settings_.expiry_batch, [&](Flow &flow, const FlowKey &key) {
         end_flow(flow, key, EndReason::timeout, flow.last_seen_ns);
     });
@@ -514,14 +606,27 @@ void Worker::flush()
 
 void Worker::emit(const EventRecord &rec)
 {
+    if (!enqueue(events_, rec))
+        counters_.document_drops.add();
+}
+
+void Worker::emit_scan(const EventRecord &rec)
+{
+    if (enqueue(scan_ring_, rec))
+        counters_.events_attempt.add();
+    else
+        counters_.scan_record_drops.add();
+}
+
+bool Worker::enqueue(rte_ring *ring, const EventRecord &rec)
+{
     // The ring API takes a non-const pointer but only copies from it.
-    while (rte_ring_sp_enqueue_elem(events_, const_cast<EventRecord *>(&rec), sizeof(rec)) != 0) {
-        if (!waits_for_ring() || control_alive_ == nullptr || !control_alive_->load(std::memory_order_relaxed)) {
-            counters_.ring_drops.add();
-            return;
-        }
+    while (rte_ring_sp_enqueue_elem(ring, const_cast<EventRecord *>(&rec), sizeof(rec)) != 0) {
+        if (!waits_for_ring() || control_alive_ == nullptr || !control_alive_->load(std::memory_order_relaxed))
+            return false;
         rte_pause();
     }
+    return true;
 }
 
 void Worker::fill_record(EventRecord &rec, EventType type, const Flow &flow, const FlowKey &key,

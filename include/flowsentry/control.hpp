@@ -39,7 +39,8 @@ public:
     // returns.
     void run(std::atomic<bool> &stop, std::atomic<bool> &workers_stop);
 
-    // Moves every record waiting in the rings to the sink; returns how many.
+    // One pass over every worker's rings, at most a fixed budget of records
+    // from each, to the detections and sinks; returns how many it took.
     size_t drain();
 
     // Final counters for a person (stderr) and for scripts (JSON).
@@ -50,6 +51,10 @@ public:
 
 private:
     bool capture_done();
+    size_t drain_ring(rte_ring *ring);
+    // A source first heard of from one worker: ask every other worker for
+    // what it holds of it; returns how many were asked.
+    Detections::WatchResult watch_elsewhere(const EventRecord &first);
     void print_stats_line();
 
     std::vector<Worker *> workers_;
@@ -59,7 +64,7 @@ private:
     SinkSet &sinks_;
     ControlOptions options_;
     std::string buffer_;
-    uint64_t events_written_ = 0;
+    uint64_t events_written_ = 0;  // documents taken from the workers
     double run_seconds_ = 0;  // from the start of run() until the workers are told to stop
     std::atomic<bool> alive_{true};
 };

@@ -41,8 +41,9 @@ private:
     X(events_connection_start)                                                \
     X(events_connection_end)                                                  \
     X(alerts)                                                                 \
-    X(events_attempt)       /* attempt records for scan detection */          \
-    X(ring_drops)           /* alert ring full: record lost, never blocked */ \
+    X(events_attempt)       /* attempt records handed to the control thread */ \
+    X(document_drops)       /* document ring full: a connection or alert lost */ \
+    X(scan_record_drops)    /* scan ring full: an attempt record lost (bookkeeping) */ \
     FLOWSENTRY_INSPECTION_COUNTERS(X)
 
 // Payload inspection (payload_inspector.hpp, stream_reassembly.hpp): every
@@ -93,6 +94,20 @@ private:
     X(discarded)            /* fragments of a datagram already dropped */    \
     X(refragmented)         /* a reassembled datagram decoded as a fragment again */
 
+// Scan counting on the worker (scan_counter.hpp).
+#define FLOWSENTRY_SCAN_COUNTERS(X)                                           \
+    X(attempts)             /* SYNs to Telnet ports counted */               \
+    X(held)                 /* of which kept on the worker (source cold) */  \
+    X(hot)                  /* sources whose attempts went to the control thread */ \
+    X(sources_evicted)      /* a cold source's held attempts lost for room */ \
+    X(watches)              /* the control thread's watch requests served */
+
+struct ScanCounters {
+#define FLOWSENTRY_COUNTER_FIELD(name) Counter name;
+    FLOWSENTRY_SCAN_COUNTERS(FLOWSENTRY_COUNTER_FIELD)
+#undef FLOWSENTRY_COUNTER_FIELD
+};
+
 struct DefragCounters {
 #define FLOWSENTRY_COUNTER_FIELD(name) Counter name;
     FLOWSENTRY_DEFRAG_COUNTERS(FLOWSENTRY_COUNTER_FIELD)
@@ -104,6 +119,7 @@ struct WorkerCounters {
     FLOWSENTRY_WORKER_COUNTERS(FLOWSENTRY_COUNTER_FIELD)
 #undef FLOWSENTRY_COUNTER_FIELD
     DefragCounters defrag;
+    ScanCounters scan;
     Counter decode[static_cast<int>(DecodeResult::count_)];
     Counter layer[static_cast<int>(TunnelType::count_)];  // tunnel layers seen; [none] unused
     Counter handshake[static_cast<int>(HandshakeOutcome::count_)];

@@ -4,7 +4,11 @@
 //   - Connection to External Network via Telnet: an accepted Telnet
 //     connection whose server is outside the excluded ranges;
 //   - Telnet Scan: one source trying Telnet ports on many destinations
-//     within a sliding window (from the workers' attempt records);
+//     within a sliding window. Workers count attempts per source and hand
+//     over only the sources that can cross the threshold (scan_counter.hpp);
+//     a source first heard of here is watched on the other workers, and its
+//     attempts wait until they have all answered, then are taken in time
+//     order, so the alert does not depend on how sources spread over workers;
 //   - throttling of every alert: per rule at most N per interval, each flow
 //     once; what is held back is counted and reported in a summary alert.
 //
@@ -15,11 +19,13 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "flowsentry/address_set.hpp"
 #include "flowsentry/config.hpp"
@@ -37,7 +43,9 @@ namespace flowsentry {
     X(external_telnet)                                                            \
     X(scan_alerts)                                                                \
     X(scan_attempts)                                                              \
-    X(scan_sources_evicted)  /* tracking table full: a source's window lost */
+    X(scan_sources_evicted)  /* tracking table full: a source's window lost */ \
+    X(scan_watches)          /* sources watched on the other workers */      \
+    X(scan_watch_drops)      /* a worker's watch ring was full: its share not asked for */
 
 struct DetectionCounters {
 #define FLOWSENTRY_COUNTER_FIELD(name) uint64_t name = 0;
@@ -65,8 +73,20 @@ public:
     // time; 0: the latest record's time) and forgets idle scan sources.
     void tick(uint64_t now_ns, const EcsFormatter &formatter, std::string &out);
 
-    // End of the run: every pending summary.
+    // End of the run: every pending summary, and the attempts of sources
+    // still waiting for their watch answers.
     void finish(const EcsFormatter &formatter, std::string &out);
+
+    // How a source first heard of is watched on the other workers: how many
+    // were asked (answers, AttemptPhase::watched records, to wait for) and
+    // how many could not be. Unset: none (one worker).
+    struct WatchResult {
+        uint32_t asked;
+        uint32_t refused;
+    };
+    void set_scan_watch(std::function<WatchResult(const EventRecord &first)> watch) { watch_ = std::move(watch); }
+    // Sources whose attempts wait for watch answers.
+    size_t scan_sources_waiting() const { return waiting_sources_.size(); }
 
     const DetectionCounters &counters() const { return counters_; }
     void for_each_counter(const std::function<void(const char *name, uint64_t value)> &fn) const;
@@ -88,14 +108,23 @@ private:
         // With several workers attempts arrive out of time order; the alert
         // describes the latest one so it does not depend on that order.
         EventRecord latest{};
+        uint32_t answers_due = 0;           // watch answers still to come
+        std::vector<EventRecord> waiting;   // its records meanwhile
+        std::list<std::string>::iterator lru;  // its place in by_last_seen_
     };
-
     void on_attempt(const EventRecord &rec, const EcsFormatter &formatter, std::string &out);
+    void count_attempt(ScanSource &s, const EventRecord &rec, const EcsFormatter &formatter, std::string &out);
+    // Every watch answer is in (or the run ends): its records in time order.
+    void take_waiting(const std::string &key, ScanSource &s, const EcsFormatter &formatter, std::string &out);
+    ScanSource &add_source(const std::string &key, uint64_t now_ns);
     void alert(const EventRecord &rec, const EcsFormatter &formatter, std::string &out,
                const AlertDetails *details = nullptr);
     bool seen_before(const EventRecord &rec);
     void write_summary(Throttle &t, const EcsFormatter &formatter, std::string &out);
+    // Drops sources idle for a window, least recently seen first; stops at
+    // the first one that is not (amortised O(1) per source).
     void forget_idle_sources(uint64_t now_ns);
+    bool idle(const ScanSource &s, uint64_t now_ns) const;
 
     DetectionConfig config_;
     std::shared_ptr<AddressSet> lists_;
@@ -106,6 +135,9 @@ private:
     std::unordered_set<std::string> recent_alerts_;              // per-flow-once keys
     std::deque<std::string> recent_order_;
     std::unordered_map<std::string, ScanSource> sources_;
+    std::list<std::string> by_last_seen_;  // sources_ keys, least recently seen first
+    std::unordered_set<std::string> waiting_sources_;
+    std::function<WatchResult(const EventRecord &)> watch_;
     DetectionCounters counters_;
 };
 

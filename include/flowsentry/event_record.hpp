@@ -17,7 +17,8 @@ enum class EventType : uint8_t {
     alert,             // a detection fired
     attempt,           // a connection attempt to a Telnet port opened or
                        // failed: input of the control thread's scan
-                       // detection, never written out as is
+                       // detection, never written out as is; travels on
+                       // the worker's scan ring, never the document ring
 };
 
 // Detections known to the control thread's rule table (rules.hpp).
@@ -34,8 +35,10 @@ enum class RuleId : uint16_t {
 };
 
 enum class AttemptPhase : uint8_t {
-    opened,  // the client's SYN
-    failed,  // the attempt ended without a handshake; outcome says how
+    opened,   // the client's SYN
+    failed,   // the attempt ended without a handshake; outcome says how
+    watched,  // the worker's answer to a watch of this client: all it held
+              // of the source was handed over before this record
 };
 
 #define FLOWSENTRY_END_REASONS(X)                                             \
@@ -99,7 +102,9 @@ struct EventRecord {
     uint16_t outer_vlan;       // 0: none
     uint8_t outer_src[16];
     uint8_t outer_dst[16];
-
+    // Attempt records: the SYNs (opened) or failures (failed) this record
+    // stands for; a worker folds repeats it held into one record.
+    uint32_t count;
 };
 static_assert(sizeof(EventRecord) % 8 == 0, "ring elements are copied in 8-byte words");
 

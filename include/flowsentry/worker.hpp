@@ -1,6 +1,8 @@
 // Worker: one per pinned lcore. Polls queue i of every port in bursts and
 // runs each packet through decode → flow table → TCP handshake tracking,
-// handing events to the control thread through its own SPSC ring.
+// handing events to the control thread through its own SPSC rings: one for
+// documents (connections, alerts), one for the scan detection's attempt
+// records, so bookkeeping can never take a document's place.
 #pragma once
 
 #include <atomic>
@@ -17,6 +19,7 @@
 #include "flowsentry/ip_reassembly.hpp"
 #include "flowsentry/packet_time.hpp"
 #include "flowsentry/payload_inspector.hpp"
+#include "flowsentry/scan_counter.hpp"
 
 struct rte_mbuf;
 struct rte_ring;
@@ -42,6 +45,11 @@ struct WorkerSettings {
     DecodeOptions decode;  // the decode: section (tunnel depth, VXLAN/Geneve ports, MPLS payload)
     uint8_t telnet_port[65536 / 8] = {};  // bit set of server ports
     const InspectionEngine *inspection = nullptr;  // payload inspection; null: off
+    // Scan counting (scan_counter.hpp): sources per worker, window, and how
+    // many distinct servers on one worker make a source worth handing over.
+    uint32_t scan_sources = 65536;
+    uint64_t scan_window_ns = 60ull * 1000000000ull;
+    uint32_t scan_hot_at = 5;
     bool is_telnet_port(uint16_t p) const { return telnet_port[p >> 3] & (1u << (p & 7)); }
 };
 
@@ -84,7 +92,12 @@ public:
     // rather than drop while the control thread is alive and draining.
     void flush();
 
+    // Documents (connection start and end, alerts) and attempt records.
     rte_ring *events() const { return events_; }
+    rte_ring *scan_records() const { return scan_ring_; }
+    // Control thread only: asks the worker to hand over what it holds of a
+    // source and count it hot; false when the request ring is full.
+    bool watch(const ScanSourceKey &source);
     const WorkerCounters &counters() const { return counters_; }
     const FlowTable &flows() const { return *flows_; }
     uint16_t id() const { return id_; }
@@ -143,7 +156,17 @@ private:
     // A flow leaves the table or its connection ends: an end record if it
     // was accepted, else the attempt's outcome is counted.
     void end_flow(Flow &flow, const FlowKey &key, EndReason reason, uint64_t time_ns);
+    // A document to the document ring, an attempt record to the scan ring.
     void emit(const EventRecord &rec);
+    void emit_scan(const EventRecord &rec);
+    bool enqueue(rte_ring *ring, const EventRecord &rec);
+    // One scan-counter hand-over as an attempt record; `flow` is the flow of
+    // the attempt being counted (null for a watch).
+    void hand_over_attempt(const Flow *flow, const FlowKey *key, const ScanSourceKey &source,
+                           const ScanHandover &h);
+    // The control thread's watch requests, as many as the scan ring has room
+    // to answer.
+    void serve_watches(uint64_t now_ns);
     // Live, a full event ring costs the record, never a stall. Replaying a
     // file, or flushing at the end, there is no line rate to keep up with
     // and the control thread is draining: emit() waits for room instead.
@@ -155,6 +178,9 @@ private:
     PacketClock clock_;
     std::unique_ptr<FlowTable> flows_;
     rte_ring *events_ = nullptr;
+    rte_ring *scan_ring_ = nullptr;
+    rte_ring *watch_ring_ = nullptr;  // ScanSourceKey, control thread to worker
+    std::unique_ptr<ScanCounter> scan_;
     const WorkerSettings &settings_;
     std::vector<RxQueue> queues_;
     std::vector<uint8_t> frame_copy_;  // a scattered frame made contiguous (scatter only)

@@ -277,7 +277,8 @@ TEST(Replay, SmallRingSlowsTheReplayInsteadOfDropping)
     const std::string json = read_file(stats);
     d.Parse(json.c_str());
     ASSERT_FALSE(d.HasParseError()) << json;
-    EXPECT_EQ(d["workers"][0]["worker.ring_drops"].GetUint64(), 0u);
+    EXPECT_EQ(d["workers"][0]["worker.document_drops"].GetUint64(), 0u);
+    EXPECT_EQ(d["workers"][0]["worker.scan_record_drops"].GetUint64(), 0u);
 }
 
 TEST(Replay, HostileCaptureIsCountedFrameByFrame)

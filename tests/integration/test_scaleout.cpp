@@ -369,7 +369,7 @@ TEST(Shutdown, SigtermMidReplayEndsOpenFlowsAndLosesNothing)
         rx += counter(w, "worker.rx_packets");
         starts += counter(w, "worker.events_connection_start");
         ends += counter(w, "worker.events_connection_end");
-        event_drops += counter(w, "worker.ring_drops");
+        event_drops += counter(w, "worker.document_drops") + counter(w, "worker.scan_record_drops");
     }
     // Nothing lost between the spreading lcore and the workers, nor between
     // the workers and the output.

@@ -280,6 +280,7 @@ EventRecord attempt(const std::string &client, const std::string &server, uint64
 {
     EventRecord r = record(EventType::attempt, client, cport, server, 23, t);
     r.attempt_phase = AttemptPhase::opened;
+    r.count = 1;
     return r;
 }
 
@@ -307,6 +308,7 @@ TEST(Scan, FiresAtTheThresholdWithinTheWindowOnly)
     // Failures are counted into the alert.
     EventRecord failed = attempt("203.0.113.9", "10.0.0.4", kT0 + 17 * kSecond);
     failed.attempt_phase = AttemptPhase::failed;
+    failed.count = 1;
     failed.outcome = static_cast<uint8_t>(HandshakeOutcome::rejected);
     d.process(failed, f, out);
     EXPECT_EQ(out, "");
@@ -363,6 +365,107 @@ TEST(Scan, SourceTableIsBoundedAndCounted)
         d.process(attempt("198.18.1." + std::to_string(i), "10.0.0.1", kT0), f, out);
     EXPECT_EQ(d.counters().scan_sources_evicted, 6u);
     EXPECT_EQ(d.counters().scan_attempts, 10u);
+}
+
+TEST(Scan, SourceTableEvictsTheLeastRecentlySeenInConstantTime)
+{
+    // A million sources through a table of 1,024: every new source past the
+    // bound evicts the one seen longest ago, never a walk over the table
+    // (the old walk made this quadratic: minutes, not a second).
+    DetectionConfig config;
+    config.scan_max_sources = 1024;
+    Detections d(config);
+    const EcsFormatter f = formatter(d);
+    std::string out;
+    constexpr uint32_t kSources = 1000000;
+    for (uint32_t i = 0; i < kSources; ++i) {
+        const std::string client = "11." + std::to_string(i >> 16) + "." + std::to_string(i >> 8 & 255) + "." +
+                                   std::to_string(i & 255);
+        d.process(attempt(client, "10.0.0.1", kT0 + i), f, out);
+    }
+    EXPECT_EQ(d.counters().scan_attempts, kSources);
+    EXPECT_EQ(d.counters().scan_sources_evicted, kSources - 1024);
+    EXPECT_EQ(out, "");
+    // The newest sources are still counted: four more servers make one alert.
+    for (int i = 2; i <= 5; ++i)
+        d.process(attempt("11.15.66.63", "10.0.0." + std::to_string(i), kT0 + kSources + i), f, out);
+    EXPECT_EQ(rule_names(out), std::vector<std::string>{"Telnet Scan"});
+}
+
+TEST(Scan, IdleSourcesAreForgottenOldestFirst)
+{
+    DetectionConfig config;
+    config.scan_max_sources = 2;
+    config.scan_window_s = 10;
+    Detections d(config);
+    const EcsFormatter f = formatter(d);
+    std::string out;
+    d.process(attempt("198.18.1.1", "10.0.0.1", kT0), f, out);
+    d.process(attempt("198.18.1.2", "10.0.0.1", kT0 + kSecond), f, out);
+    // Both idle for a window by then: room without evicting anything live.
+    d.process(attempt("198.18.1.3", "10.0.0.1", kT0 + 20 * kSecond), f, out);
+    d.process(attempt("198.18.1.4", "10.0.0.1", kT0 + 20 * kSecond), f, out);
+    EXPECT_EQ(d.counters().scan_sources_evicted, 0u);
+    d.process(attempt("198.18.1.5", "10.0.0.1", kT0 + 21 * kSecond), f, out);
+    EXPECT_EQ(d.counters().scan_sources_evicted, 1u);
+}
+
+TEST(Scan, WatchedSourceWaitsForEveryAnswerThenCountsInTimeOrder)
+{
+    // Two workers: worker 0 hands over a source it found hot; worker 1's
+    // answer (its held attempts, then `watched`) comes later, with earlier
+    // times. The alert is the one a single worker seeing every attempt in
+    // time order gives: at the fourth server, describing that attempt.
+    DetectionConfig config;
+    config.scan_destinations = 4;
+    Detections d(config);
+    std::vector<EventRecord> watched;
+    d.set_scan_watch([&](const EventRecord &first) {
+        watched.push_back(first);
+        return Detections::WatchResult{1, 0};
+    });
+    const EcsFormatter f = formatter(d);
+    std::string out;
+    auto on = [](EventRecord r, uint16_t worker) {
+        r.worker_id = worker;
+        return r;
+    };
+    d.process(on(attempt("203.0.113.7", "10.0.0.1", kT0 + 1 * kSecond), 0), f, out);
+    d.process(on(attempt("203.0.113.7", "10.0.0.3", kT0 + 3 * kSecond), 0), f, out);
+    d.process(on(attempt("203.0.113.7", "10.0.0.5", kT0 + 5 * kSecond), 0), f, out);
+    ASSERT_EQ(watched.size(), 1u);
+    EXPECT_EQ(watched[0].worker_id, 0);
+    EXPECT_EQ(d.scan_sources_waiting(), 1u);
+    EXPECT_EQ(out, "");  // four servers seen, but not yet taken
+    d.process(on(attempt("203.0.113.7", "10.0.0.2", kT0 + 2 * kSecond), 1), f, out);
+    EXPECT_EQ(out, "");
+    EventRecord answer = on(attempt("203.0.113.7", "0.0.0.0", kT0 + 6 * kSecond), 1);
+    answer.attempt_phase = AttemptPhase::watched;
+    answer.count = 0;
+    d.process(answer, f, out);
+    EXPECT_EQ(d.scan_sources_waiting(), 0u);
+    const auto docs = parse_lines(out);
+    ASSERT_EQ(docs.size(), 1u);
+    EXPECT_EQ(num(docs[0], "/flowsentry/scan/destinations"), 4u);
+    EXPECT_EQ(num(docs[0], "/flowsentry/scan/attempts"), 4u);
+    EXPECT_EQ(str(docs[0], "/destination/ip"), "10.0.0.5");  // the fourth in time order
+    EXPECT_EQ(d.counters().scan_watches, 1u);
+}
+
+TEST(Scan, SourceStillWaitingAtTheEndIsCountedWithWhatCame)
+{
+    DetectionConfig config;
+    config.scan_destinations = 3;
+    Detections d(config);
+    d.set_scan_watch([](const EventRecord &) { return Detections::WatchResult{2, 1}; });
+    const EcsFormatter f = formatter(d);
+    std::string out;
+    for (int i = 1; i <= 3; ++i)
+        d.process(attempt("203.0.113.8", "10.0.0." + std::to_string(i), kT0 + i * kSecond), f, out);
+    EXPECT_EQ(out, "");
+    d.finish(f, out);
+    EXPECT_EQ(rule_names(out), std::vector<std::string>{"Telnet Scan"});
+    EXPECT_EQ(d.counters().scan_watch_drops, 1u);
 }
 
 // ------------------------------------------------------------ throttling

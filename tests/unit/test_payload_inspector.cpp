@@ -152,7 +152,7 @@ TEST(PayloadInspector, GeneratedCapturesMatchTheirTruth)
             EXPECT_EQ(logins[port], t.logins);
             EXPECT_EQ(nonstandard[port], t.nonstandard_port ? 1 : 0);
         }
-        EXPECT_EQ(rig.w().counters().ring_drops.get(), 0u);
+        EXPECT_EQ(rig.w().counters().document_drops.get(), 0u);
         EXPECT_EQ(rig.w().counters().inspect_scan_errors.get(), 0u);
     }
 }

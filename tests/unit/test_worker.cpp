@@ -105,7 +105,7 @@ TEST_F(WorkerTest, EveryCaptureMatchesItsTruth)
         EXPECT_EQ(count(EventType::connection_end), truth.accepted);
         EXPECT_EQ(count(EventType::alert), truth.telnet_alerts);
         EXPECT_EQ(w->counters().handshake[static_cast<int>(HandshakeOutcome::accepted)].get(), truth.accepted);
-        EXPECT_EQ(w->counters().ring_drops.get(), 0u);
+        EXPECT_EQ(w->counters().document_drops.get(), 0u);
         EXPECT_EQ(w->flows().size(), 0u);
     }
 }
@@ -155,44 +155,62 @@ TEST_F(WorkerTest, PortReuseEndsTheFirstConnectionBeforeTheSecond)
     std::vector<EventType> kinds;
     for (const EventRecord &r : recs)
         kinds.push_back(r.type);
-    // Each SYN to the Telnet port also opens an attempt (scan detection's input).
-    const std::vector<EventType> expected = {EventType::attempt,          EventType::connection_start,
-                                             EventType::alert,            EventType::connection_end,
-                                             EventType::attempt,          EventType::connection_start,
+    const std::vector<EventType> expected = {EventType::connection_start, EventType::alert,
+                                             EventType::connection_end,   EventType::connection_start,
                                              EventType::alert,            EventType::connection_end};
     EXPECT_EQ(kinds, expected);
-    EXPECT_EQ(recs[3].end_reason, EndReason::closed);
+    EXPECT_EQ(recs[2].end_reason, EndReason::closed);
+    // Two SYNs of one client to one server: counted, held on the worker, no
+    // attempt record (the source cannot be a scanner).
+    EXPECT_EQ(w->counters().scan.attempts.get(), 2u);
+    EXPECT_EQ(w->counters().scan.held.get(), 2u);
+    EXPECT_TRUE(flowsentry_test::drain_scan(*w).empty());
 }
 
-TEST_F(WorkerTest, TelnetAttemptsAndMiraiMarkersAreReported)
+TEST_F(WorkerTest, TelnetAttemptsOfAScannerAreHandedOverAndMiraiMarkersReported)
 {
     // demo: a refused Telnet attempt, a five-host sweep of port 23 whose SYNs
     // carry the destination address as sequence number, two accepted Telnet
-    // sessions and one HTTPS connection (no attempt record: not Telnet).
+    // sessions and one HTTPS connection (not a Telnet attempt at all).
+    // With scan.destinations 5 and one worker, only the sweep's source can
+    // be a scanner: its five attempts go to the control thread at the fifth,
+    // the other three stay on the worker.
     auto w = make();
     feed(*w, "demo");
     w->flush();
-    size_t opened = 0, rejected = 0, no_reply = 0, mirai = 0;
+    size_t mirai = 0;
     for (const EventRecord &r : drain(*w)) {
-        if (r.type == EventType::attempt) {
-            EXPECT_EQ(r.server_port, 23);
-            if (r.attempt_phase == AttemptPhase::opened)
-                ++opened;
-            else if (r.outcome == static_cast<uint8_t>(HandshakeOutcome::rejected))
-                ++rejected;
-            else if (r.outcome == static_cast<uint8_t>(HandshakeOutcome::no_reply))
-                ++no_reply;
-        }
+        EXPECT_NE(r.type, EventType::attempt);
         if (r.type == EventType::alert && r.rule == RuleId::mirai_scan_syn) {
             ++mirai;
             EXPECT_EQ(r.client_addr[0], 198);
             EXPECT_EQ(r.server_addr[0], 10);
         }
     }
-    EXPECT_EQ(opened, 1u + 5u + 2u);
-    EXPECT_EQ(rejected, 1u);
-    EXPECT_EQ(no_reply, 5u);
     EXPECT_EQ(mirai, 5u);
+    std::set<std::string> servers;
+    uint64_t opened = 0, no_reply = 0, last_time = 0;
+    for (const EventRecord &r : flowsentry_test::drain_scan(*w)) {
+        ASSERT_EQ(r.type, EventType::attempt);
+        EXPECT_EQ(r.server_port, 23);
+        EXPECT_EQ(r.client_addr[0], 198);  // the sweep's source only
+        if (r.attempt_phase == AttemptPhase::opened) {
+            EXPECT_GE(r.time_ns, last_time);  // held ones first, oldest first
+            last_time = r.time_ns;
+            opened += r.count;
+            servers.insert(std::string(reinterpret_cast<const char *>(r.server_addr), 4));
+        } else if (r.attempt_phase == AttemptPhase::failed &&
+                   r.outcome == static_cast<uint8_t>(HandshakeOutcome::no_reply)) {
+            no_reply += r.count;
+        }
+    }
+    EXPECT_EQ(opened, 5u);
+    EXPECT_EQ(servers.size(), 5u);
+    EXPECT_EQ(no_reply, 5u);  // the sweep went unanswered, after it was handed over
+    EXPECT_EQ(w->counters().scan.attempts.get(), 1u + 5u + 2u);
+    EXPECT_EQ(w->counters().scan.held.get(), 1u + 4u + 2u);
+    EXPECT_EQ(w->counters().scan.hot.get(), 1u);
+    EXPECT_EQ(w->counters().events_attempt.get(), 5u + 5u);
 }
 
 TEST_F(WorkerTest, FullRingDropsAndCountsWithoutBlocking)
@@ -202,11 +220,11 @@ TEST_F(WorkerTest, FullRingDropsAndCountsWithoutBlocking)
     auto w = make(config);
     feed(*w, "many_flows");  // 150 starts + 75 alerts + ends: far more than 63
     const uint64_t emitted = w->counters().events_connection_start.get() + w->counters().alerts.get() +
-                             w->counters().events_connection_end.get() + w->counters().events_attempt.get();
+                             w->counters().events_connection_end.get();
     const auto recs = drain(*w);
     EXPECT_EQ(recs.size(), 63u);
-    EXPECT_GT(w->counters().ring_drops.get(), 0u);
-    EXPECT_EQ(recs.size() + w->counters().ring_drops.get(), emitted);
+    EXPECT_GT(w->counters().document_drops.get(), 0u);
+    EXPECT_EQ(recs.size() + w->counters().document_drops.get(), emitted);
     // Detection went on while the ring was full.
     EXPECT_EQ(w->counters().handshake[static_cast<int>(HandshakeOutcome::accepted)].get(),
               load_truth("many_flows").accepted);

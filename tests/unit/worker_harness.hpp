@@ -45,14 +45,20 @@ inline std::vector<Frame> read_frames(const std::string &path)
     return frames;
 }
 
-// Takes every record off the worker's event ring, as the control thread does.
-inline std::vector<flowsentry::EventRecord> drain(flowsentry::Worker &w)
+// Takes every record off one of the worker's rings, as the control thread does.
+inline std::vector<flowsentry::EventRecord> drain_ring(rte_ring *ring)
 {
     std::vector<flowsentry::EventRecord> out;
     flowsentry::EventRecord rec;
-    while (rte_ring_sc_dequeue_elem(w.events(), &rec, sizeof(rec)) == 0)
+    while (rte_ring_sc_dequeue_elem(ring, &rec, sizeof(rec)) == 0)
         out.push_back(rec);
     return out;
 }
+
+// Documents: connection start and end, alerts.
+inline std::vector<flowsentry::EventRecord> drain(flowsentry::Worker &w) { return drain_ring(w.events()); }
+
+// Attempt records the scan counter handed over.
+inline std::vector<flowsentry::EventRecord> drain_scan(flowsentry::Worker &w) { return drain_ring(w.scan_records()); }
 
 }  // namespace flowsentry_test
