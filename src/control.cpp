@@ -24,6 +24,9 @@ constexpr unsigned kDrainBatch = 256;
 constexpr unsigned kDrainBudget = 4 * kDrainBatch;
 // Detections' tick runs at least this often under load, not only when idle.
 constexpr auto kTickPeriod = std::chrono::milliseconds(100);
+// Live, attempts from several workers are put back in packet-time order
+// within this much of it before they are counted (a replay: all of them).
+constexpr uint64_t kScanReorderWindowNs = 1000000000;
 // After the workers have flushed: how long watch answers may still take.
 constexpr auto kWatchAnswerLimit = std::chrono::seconds(1);
 // A replay that makes no progress for this long has ended early (a
@@ -62,6 +65,7 @@ Control::Control(std::vector<Worker *> workers, std::vector<RxPort> ports, EcsFo
         w->set_control_alive(&alive_);
     if (workers_.size() > 1)
         detections_.set_scan_watch([this](const EventRecord &first) { return watch_elsewhere(first); });
+    detections_.set_scan_order(options_.expected_frames > 0, kScanReorderWindowNs);
 }
 
 Detections::WatchResult Control::watch_elsewhere(const EventRecord &first)

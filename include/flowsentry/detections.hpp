@@ -7,8 +7,10 @@
 //     within a sliding window. Workers count attempts per source and hand
 //     over only the sources that can cross the threshold (scan_counter.hpp);
 //     a source first heard of here is watched on the other workers, and its
-//     attempts wait until they have all answered, then are taken in time
-//     order, so the alert does not depend on how sources spread over workers;
+//     attempts wait until they have all answered. Attempts are then counted
+//     in packet-time order through a reorder buffer (a replay: at the end of
+//     the run, exactly; live: once older than the reorder window), so the
+//     alert does not depend on how sources spread over workers;
 //   - throttling of every alert: per rule at most N per interval, each flow
 //     once; what is held back is counted and reported in a summary alert.
 //
@@ -22,6 +24,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <queue>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -45,7 +48,9 @@ namespace flowsentry {
     X(scan_attempts)                                                              \
     X(scan_sources_evicted)  /* tracking table full: a source's window lost */ \
     X(scan_watches)          /* sources watched on the other workers */      \
-    X(scan_watch_drops)      /* a worker's watch ring was full: its share not asked for */
+    X(scan_watch_drops)      /* a worker's watch ring was full: its share not asked for */ \
+    X(scan_reorder_full)     /* reorder buffer full: an attempt counted before later ones came */ \
+    X(scan_reorder_late)     /* an attempt older than those already counted: counted late */
 
 struct DetectionCounters {
 #define FLOWSENTRY_COUNTER_FIELD(name) uint64_t name = 0;
@@ -87,6 +92,16 @@ public:
     void set_scan_watch(std::function<WatchResult(const EventRecord &first)> watch) { watch_ = std::move(watch); }
     // Sources whose attempts wait for watch answers.
     size_t scan_sources_waiting() const { return waiting_sources_.size(); }
+    // How attempts are put in time order before they are counted: a replay
+    // counts them at the end of the run; live, they wait `window_ns` of
+    // packet time (0, the default: counted as they come).
+    void set_scan_order(bool replay, uint64_t window_ns)
+    {
+        replay_ = replay;
+        reorder_window_ns_ = window_ns;
+    }
+
+    static constexpr size_t kReorderCapacity = 65536;  // attempt records
 
     const DetectionCounters &counters() const { return counters_; }
     void for_each_counter(const std::function<void(const char *name, uint64_t value)> &fn) const;
@@ -114,8 +129,12 @@ private:
     };
     void on_attempt(const EventRecord &rec, const EcsFormatter &formatter, std::string &out);
     void count_attempt(ScanSource &s, const EventRecord &rec, const EcsFormatter &formatter, std::string &out);
-    // Every watch answer is in (or the run ends): its records in time order.
+    // Every watch answer is in (or the run ends): its records to the reorder buffer.
     void take_waiting(const std::string &key, ScanSource &s, const EcsFormatter &formatter, std::string &out);
+    void reorder(const EventRecord &rec, const EcsFormatter &formatter, std::string &out);
+    // Counts the buffered attempts up to `until_ns` (and past it while the
+    // buffer is over its capacity).
+    void release(uint64_t until_ns, const EcsFormatter &formatter, std::string &out);
     ScanSource &add_source(const std::string &key, uint64_t now_ns);
     void alert(const EventRecord &rec, const EcsFormatter &formatter, std::string &out,
                const AlertDetails *details = nullptr);
@@ -138,6 +157,13 @@ private:
     std::list<std::string> by_last_seen_;  // sources_ keys, least recently seen first
     std::unordered_set<std::string> waiting_sources_;
     std::function<WatchResult(const EventRecord &)> watch_;
+    struct LaterFirst {
+        bool operator()(const EventRecord &a, const EventRecord &b) const { return a.time_ns > b.time_ns; }
+    };
+    std::priority_queue<EventRecord, std::vector<EventRecord>, LaterFirst> reorder_;
+    uint64_t released_ns_ = 0;  // time of the last attempt counted
+    bool replay_ = false;
+    uint64_t reorder_window_ns_ = 0;
     DetectionCounters counters_;
 };
 
