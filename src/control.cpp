@@ -168,7 +168,7 @@ void Control::run(std::atomic<bool> &stop, std::atomic<bool> &workers_stop)
             // moves with its records.
             last_tick = Clock::now();
             buffer_.clear();
-            detections_.tick(offline ? 0 : wall_clock_ns(), formatter_, buffer_);
+            detections_.tick(offline ? 0 : detections_.packet_now(wall_clock_ns()), formatter_, buffer_);
             sinks_.write(buffer_);
         }
         if (moved == 0)

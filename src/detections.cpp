@@ -316,6 +316,15 @@ void Detections::forget_idle_sources(uint64_t now_ns)
     }
 }
 
+uint64_t Detections::packet_now(uint64_t wall_ns)
+{
+    if (latest_ns_ != latest_at_tick_ns_ || wall_at_latest_ns_ == 0) {
+        latest_at_tick_ns_ = latest_ns_;
+        wall_at_latest_ns_ = wall_ns;
+    }
+    return latest_ns_ + (wall_ns - wall_at_latest_ns_);
+}
+
 void Detections::tick(uint64_t now_ns, const EcsFormatter &formatter, std::string &out)
 {
     const uint64_t now = now_ns != 0 ? now_ns : latest_ns_;

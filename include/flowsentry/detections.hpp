@@ -78,6 +78,12 @@ public:
     // time; 0: the latest record's time) and forgets idle scan sources.
     void tick(uint64_t now_ns, const EcsFormatter &formatter, std::string &out);
 
+    // Live packet time now: the latest record's time, moved on by the wall
+    // clock since it was first seen. Ports stamp packets with their capture
+    // time (a looping capture, years old) or the TSC: either way windows
+    // age at the rate of the wall clock, from the packets' own time.
+    uint64_t packet_now(uint64_t wall_ns);
+
     // End of the run: every pending summary, and the attempts of sources
     // still waiting for their watch answers.
     void finish(const EcsFormatter &formatter, std::string &out);
@@ -150,6 +156,8 @@ private:
     uint64_t window_ns_;
     uint64_t interval_ns_;
     uint64_t latest_ns_ = 0;
+    uint64_t latest_at_tick_ns_ = 0;  // latest_ns_ when packet_now() last saw it change
+    uint64_t wall_at_latest_ns_ = 0;  // the wall clock then
     std::map<std::pair<RuleId, uint32_t>, Throttle> throttles_;  // by rule and signature
     std::unordered_set<std::string> recent_alerts_;              // per-flow-once keys
     std::deque<std::string> recent_order_;

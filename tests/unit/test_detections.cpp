@@ -468,6 +468,22 @@ TEST(Scan, SourceStillWaitingAtTheEndIsCountedWithWhatCame)
     EXPECT_EQ(d.counters().scan_watch_drops, 1u);
 }
 
+TEST(Scan, LivePacketTimeMovesWithTheWallClockFromThePacketsOwnTime)
+{
+    // A looping capture is years old: the wall clock must not age every
+    // source at once, nor freeze the windows while no packet comes.
+    Detections d(DetectionConfig{});
+    const EcsFormatter f = formatter(d);
+    std::string out;
+    constexpr uint64_t kWall = 1800000000ull * kSecond;
+    d.process(attempt("198.18.2.1", "10.0.0.1", kT0), f, out);
+    EXPECT_EQ(d.packet_now(kWall), kT0);
+    EXPECT_EQ(d.packet_now(kWall + 5 * kSecond), kT0 + 5 * kSecond);
+    d.process(attempt("198.18.2.1", "10.0.0.2", kT0 + kSecond), f, out);
+    EXPECT_EQ(d.packet_now(kWall + 6 * kSecond), kT0 + kSecond);
+    EXPECT_EQ(d.packet_now(kWall + 8 * kSecond), kT0 + 3 * kSecond);
+}
+
 // ------------------------------------------------------------ throttling
 
 DetectionConfig throttled(uint32_t alerts, uint32_t interval_s)
