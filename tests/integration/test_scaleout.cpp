@@ -237,6 +237,48 @@ TEST(ScanWave, EveryAcceptedConnectionAndEveryScannerIsReported)
     }
 }
 
+TEST(ScanWave, ControlWorkGoesOnUnderALiveWave)
+{
+    // A wave looping at the workers' full rate: Mirai-marked SYNs from
+    // thousands of sources keep the document ring busy (a Mirai SYN alert
+    // each). The control loop
+    // takes a bounded share of each ring per pass, so the stats line, the
+    // --bench deadline and the stats JSON still come, on time.
+    TempDir tmp;
+    const fs::path capture = tmp.path() / "wave.pcap";
+    std::string out;
+    ASSERT_EQ(run_command("/usr/bin/python3 " + shell_quote((source_root() / "scripts" / "gen-traffic").string()) +
+                              " scan-wave " + shell_quote(capture.string()) +
+                              " --flows 40000 --sources 40000 --accepted 100 2>&1",
+                          &out),
+              0)
+        << out;
+    const fs::path conf = tmp.path() / "wave.yaml";
+    // A table smaller than the wave: every loop makes its flows anew.
+    write_text(conf, "workers: 1\nmempool:\n  mbufs: 65535\nflow_table:\n  capacity: 4096\nstats:\n  interval: 1\n");
+    const std::string prefix = "--file-prefix=fs-wave-" + std::to_string(getpid());
+    const auto started = std::chrono::steady_clock::now();
+    const int status = run_command(
+        "timeout -k 5 30 " + shell_quote(binary()) + " --no-huge --no-pci -m 1024 " + prefix +
+            " --lcores 0@0,1@1 --log-level=warning --vdev " +
+            shell_quote("net_pcap0,rx_pcap=" + capture.string() + ",infinite_rx=1") + " -- -c " +
+            shell_quote(conf.string()) + " -o /dev/null --stats-json " +
+            shell_quote((tmp.path() / "wave.json").string()) + " --bench 3 2>&1",
+        &out);
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    EXPECT_EQ(status, 0) << out;
+    EXPECT_LT(took, 20.0) << out;
+    size_t stats_lines = 0;
+    for (size_t at = out.find("flowsentry: stats rx="); at != std::string::npos;
+         at = out.find("flowsentry: stats rx=", at + 1))
+        ++stats_lines;
+    EXPECT_GE(stats_lines, 2u) << out;
+    const rapidjson::Document stats = parse_json(read_file(tmp.path() / "wave.json"));
+    ASSERT_TRUE(stats.IsObject());
+    EXPECT_GT(stats["run_seconds"].GetDouble(), 2.5);
+    EXPECT_LT(stats["run_seconds"].GetDouble(), 5.0);
+}
+
 namespace {
 
 // A live run: flowsentry in the background on a net_pcap port that loops
