@@ -38,6 +38,17 @@ uint32_t round_up_pow2(uint32_t n)
 
 }  // namespace
 
+namespace {
+
+uint32_t buckets_for(uint32_t capacity)
+{
+    return round_up_pow2((capacity + ScanCounter::kWays - 1) / ScanCounter::kWays);
+}
+
+}  // namespace
+
+size_t ScanCounter::memory_bytes(uint32_t capacity) { return size_t(buckets_for(capacity)) * kWays * sizeof(Source); }
+
 ScanCounter::ScanCounter(uint32_t capacity, uint64_t window_ns, uint32_t hot_at, int socket_id,
                          ScanCounters &counters)
     : window_ns_(window_ns), hot_at_(hot_at), counters_(counters)
@@ -45,9 +56,9 @@ ScanCounter::ScanCounter(uint32_t capacity, uint64_t window_ns, uint32_t hot_at,
     if (hot_at < 1 || hot_at > kHeldAttempts + 1)
         throw std::runtime_error("scan counter: hot_at " + std::to_string(hot_at) + " outside 1.." +
                                  std::to_string(kHeldAttempts + 1));
-    const uint32_t buckets = round_up_pow2((capacity + kWays - 1) / kWays);
+    const uint32_t buckets = buckets_for(capacity);
     bucket_mask_ = buckets - 1;
-    const size_t bytes = size_t(buckets) * kWays * sizeof(Source);
+    const size_t bytes = memory_bytes(capacity);
     sources_ = static_cast<Source *>(rte_zmalloc_socket("scan_counter", bytes, alignof(Source), socket_id));
     if (sources_ == nullptr)
         throw std::runtime_error("scan counter: cannot allocate " + std::to_string(bytes) + " bytes for " +

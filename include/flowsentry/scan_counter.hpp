@@ -89,6 +89,9 @@ public:
     // is hot from now on; always ends with a `watched` hand-over.
     void watch(const ScanSourceKey &source, uint64_t now_ns, ScanHandoverSink &sink);
 
+    // DPDK memory a counter of `capacity` sources takes.
+    static size_t memory_bytes(uint32_t capacity);
+
     // The most hand-overs one call can make (for a caller reserving room).
     static constexpr unsigned kMaxHandovers = kHeldAttempts + 4;
 

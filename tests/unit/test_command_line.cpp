@@ -298,9 +298,15 @@ std::string arg_after(const std::vector<std::string> &args, const std::string &o
 
 uint64_t expected_mb(const Config &c)
 {
+    uint64_t scan_ways = 4;
+    while (scan_ways < c.detections.scan_max_sources)
+        scan_ways <<= 1;
     uint64_t bytes = (uint64_t(128) << 20) + uint64_t(flowsentry::mempool_size(c, 1, uint64_t(c.workers) * c.spreading.ring_size)) * 2560 +
                      uint64_t(c.workers) * flowsentry::FlowTable::memory_bytes(c.flow_table.capacity) +
-                     uint64_t(c.workers) * c.alert_ring_size * sizeof(flowsentry::EventRecord) +
+                     // document and scan rings, watch requests
+                     uint64_t(c.workers) * c.alert_ring_size * (2 * sizeof(flowsentry::EventRecord) + 20) +
+                     // scan counter: 192 bytes a source, power-of-two buckets of 4
+                     uint64_t(c.workers) * 192 * scan_ways +
                      (uint64_t(144) << 20);  // rte_lpm + rte_lpm6 of the detections: 2 x 64 MiB + 16 MiB
     return (bytes + (1u << 20) - 1) >> 20;
 }
