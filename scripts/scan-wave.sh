@@ -12,7 +12,8 @@
 #   FLOWS    SYNs of the wave (default 1000000), from SOURCES sources
 #            (default 250000), with ACCEPTED Telnet sessions (default 1000)
 # Environment: FLOWSENTRY_BUILD (default build), SCAN_WAVE_KEEP=1 keeps the
-# work directory. Prints one JSON line of results; exits 1 on any loss.
+# work directory. Prints one JSON line of results (with a hash of the set of
+# documents written); exits 1 on any loss.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,21 +39,24 @@ frames=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1])
 
 # The shipped configuration, sized for the capture: every frame fits the
 # mempool (a looping port holds them all), every flow the table.
-/usr/bin/python3 - "$work" "$workers" "$frames" "$mode" <<'PY'
+/usr/bin/python3 - "$work" "$workers" "$frames" "$mode" "$sources" <<'PY'
 import os, sys, yaml
-work, workers, frames, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+work, workers, frames, mode, sources = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 c = yaml.safe_load(open("conf/flowsentry.yaml")) or {}
 c["workers"] = workers
 if mode == "live":
     c.setdefault("mempool", {})["mbufs"] = frames + 16384 * workers
 capacity = 1 << max(17, (frames // workers * 2 - 1).bit_length())
 c.setdefault("flow_table", {})["capacity"] = capacity
+# Every source of the wave falls in one scan window: room for all of them,
+# so no scanner's held attempts are evicted (scan.sources_evicted).
+c.setdefault("detections", {}).setdefault("scan", {})["max_sources"] = 1 << (2 * sources - 1).bit_length()
 # Packs are found next to the configuration: name the shipped ones whole.
 t = c.setdefault("telnet", {})
 t["signature_packs"] = [os.path.abspath(os.path.join("conf", p)) for p in t.get("signature_packs", [])]
 yaml.safe_dump(c, open(work + "/wave.yaml", "w"))
 PY
-mem_mb=$(( (frames + 16384 * workers) * 3 / 1024 + workers * 600 + 1536 ))
+mem_mb=$(( (frames + 16384 * workers) * 3 / 1024 + workers * (600 + sources * 2 * 192 / 1048576 * 2) + 1536 ))
 
 lcores="0@0"
 for ((l = 1; l <= workers + 1; ++l)); do lcores+=",$l@$((l % 2))"; done
@@ -69,11 +73,12 @@ fi
 end=$(date +%s.%N)
 
 /usr/bin/python3 - "$work" "$mode" "$workers" "$start" "$end" <<'PY'
-import collections, json, sys
+import collections, hashlib, json, sys
 work, mode, workers, start, end = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 truth = json.load(open(work + "/wave.pcap.json"))
 stats = json.load(open(work + "/stats.json"))
-docs = [json.loads(l) for l in open(work + "/wave.ndjson")]
+lines = open(work + "/wave.ndjson").read().splitlines()
+docs = [json.loads(l) for l in lines]
 def w(name):
     return sum(x.get(name, 0) for x in stats["workers"])
 starts = [d for d in docs if d["event"].get("action") == "connection-accepted"]
@@ -92,6 +97,9 @@ out = {
     "document_drops": w("worker.document_drops"), "scan_record_drops": w("worker.scan_record_drops"),
     "scan_records": w("worker.events_attempt"), "scan_attempts": w("scan.attempts"),
     "alerts_throttled": stats["detections"]["alerts_throttled"],
+    # The set of documents, whatever their order: a replay's is the same for
+    # any number of workers.
+    "documents": len(lines), "documents_sha256": hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest(),
 }
 out["mpps"] = round(rx / out["seconds"] / 1e6, 3) if out["seconds"] else 0
 problems = []

@@ -24,9 +24,11 @@ constexpr unsigned kDrainBatch = 256;
 constexpr unsigned kDrainBudget = 4 * kDrainBatch;
 // Detections' tick runs at least this often under load, not only when idle.
 constexpr auto kTickPeriod = std::chrono::milliseconds(100);
-// Live, attempts from several workers are put back in packet-time order
-// within this much of it before they are counted (a replay: all of them).
-constexpr uint64_t kScanReorderWindowNs = 1000000000;
+// Live, records from several workers are put back in packet-time order
+// within this much of it before they are taken (a replay: all of them, up to
+// the capacity).
+constexpr uint64_t kReorderWindowNs = 1000000000;
+constexpr size_t kDocumentOrderCapacity = 65536;
 // After the workers have flushed: how long watch answers may still take.
 constexpr auto kWatchAnswerLimit = std::chrono::seconds(1);
 // A replay that makes no progress for this long has ended early (a
@@ -59,13 +61,14 @@ Control::Control(std::vector<Worker *> workers, std::vector<RxPort> ports, EcsFo
       formatter_(std::move(formatter)),
       detections_(detections),
       sinks_(sinks),
-      options_(options)
+      options_(options),
+      document_order_(kDocumentOrderCapacity, kReorderWindowNs, options.expected_frames > 0)
 {
     for (Worker *w : workers_)
         w->set_control_alive(&alive_);
     if (workers_.size() > 1)
         detections_.set_scan_watch([this](const EventRecord &first) { return watch_elsewhere(first); });
-    detections_.set_scan_order(options_.expected_frames > 0, kScanReorderWindowNs);
+    detections_.set_scan_order(options_.expected_frames > 0, kReorderWindowNs);
 }
 
 Detections::WatchResult Control::watch_elsewhere(const EventRecord &first)
@@ -85,24 +88,27 @@ Detections::WatchResult Control::watch_elsewhere(const EventRecord &first)
     return result;
 }
 
-size_t Control::drain_ring(rte_ring *ring)
+template <typename Take>
+size_t Control::drain_ring(rte_ring *ring, Take &&take)
 {
     EventRecord batch[kDrainBatch];
     size_t moved = 0;
     unsigned n;
     do {
         n = rte_ring_sc_dequeue_burst_elem(ring, batch, sizeof(EventRecord), kDrainBatch, nullptr);
-        for (unsigned i = 0; i < n; ++i) {
-            if (options_.telnet == nullptr)
-                detections_.process(batch[i], formatter_, buffer_);
-            else
-                options_.telnet->process(batch[i], [&](const EventRecord &r) {
-                    detections_.process(r, formatter_, buffer_);
-                });
-        }
+        for (unsigned i = 0; i < n; ++i)
+            take(batch[i]);
         moved += n;
     } while (n == kDrainBatch && moved < kDrainBudget);
     return moved;
+}
+
+void Control::deliver(const EventRecord &rec)
+{
+    if (options_.telnet == nullptr)
+        detections_.process(rec, formatter_, buffer_);
+    else
+        options_.telnet->process(rec, [&](const EventRecord &r) { detections_.process(r, formatter_, buffer_); });
 }
 
 size_t Control::drain()
@@ -110,11 +116,17 @@ size_t Control::drain()
     if (options_.telnet != nullptr)
         options_.telnet->tick();
     size_t moved = 0;
+    const auto in_order = [&](const EventRecord &r) { deliver(r); };
     for (Worker *w : workers_) {
         buffer_.clear();
-        const size_t documents = drain_ring(w->events());
+        // Documents wait to be put in packet-time order; attempt records are
+        // ordered by the scan detection itself, after its watches.
+        const size_t documents =
+            drain_ring(w->events(), [&](const EventRecord &r) { document_order_.push(r, in_order); });
         events_written_ += documents;
-        moved += documents + drain_ring(w->scan_records());
+        moved += documents + drain_ring(w->scan_records(), [&](const EventRecord &r) {
+                     detections_.process(r, formatter_, buffer_);
+                 });
         sinks_.write(buffer_);
     }
     return moved;
@@ -168,7 +180,9 @@ void Control::run(std::atomic<bool> &stop, std::atomic<bool> &workers_stop)
             // moves with its records.
             last_tick = Clock::now();
             buffer_.clear();
-            detections_.tick(offline ? 0 : detections_.packet_now(wall_clock_ns()), formatter_, buffer_);
+            const uint64_t now = offline ? 0 : detections_.packet_now(wall_clock_ns());
+            document_order_.tick(now, [&](const EventRecord &r) { deliver(r); });
+            detections_.tick(now, formatter_, buffer_);
             sinks_.write(buffer_);
         }
         if (moved == 0)
@@ -193,6 +207,7 @@ void Control::run(std::atomic<bool> &stop, std::atomic<bool> &workers_stop)
         std::this_thread::sleep_for(std::chrono::microseconds(100));
     alive_.store(false);
     buffer_.clear();
+    document_order_.finish([&](const EventRecord &r) { deliver(r); });
     detections_.finish(formatter_, buffer_);
     sinks_.write(buffer_);
     sinks_.close();
@@ -253,6 +268,9 @@ std::string Control::summary_text() const
                       sp->counters().rx_packets.get(), sp->counters().unparsed.get(), sp->ring_full_total());
         out += line;
     }
+    std::snprintf(line, sizeof(line), "  order: documents late=%" PRIu64 " early=%" PRIu64 "\n",
+                  document_order_.late(), document_order_.full());
+    out += line;
     out += "  detections:";
     detections_.for_each_counter([&](const char *name, uint64_t v) {
         std::snprintf(line, sizeof(line), " %s=%" PRIu64, name, v);
@@ -334,6 +352,12 @@ std::string Control::summary_json() const
     }
     w.Key("records");
     w.Uint64(events_written_);
+    // Documents that could not be put in packet-time order: came after
+    // younger ones had been written, or written early (buffer full).
+    w.Key("document_order_late");
+    w.Uint64(document_order_.late());
+    w.Key("document_order_full");
+    w.Uint64(document_order_.full());
     w.Key("detections");
     w.StartObject();
     detections_.for_each_counter([&](const char *name, uint64_t v) {

@@ -111,41 +111,21 @@ void Detections::on_attempt(const EventRecord &rec, const EcsFormatter &formatte
         s.waiting.push_back(rec);
         return;
     }
-    reorder(rec, formatter, out);
+    scan_order_.push(rec, [&](const EventRecord &r) { take_attempt(r, formatter, out); });
 }
 
-void Detections::reorder(const EventRecord &rec, const EcsFormatter &formatter, std::string &out)
+void Detections::take_attempt(const EventRecord &rec, const EcsFormatter &formatter, std::string &out)
 {
-    if (rec.time_ns < released_ns_) {
-        counters_.scan_reorder_late += 1;
-        auto found = sources_.find(address_key(rec.ip_version, rec.client_addr));
-        if (found != sources_.end())
-            count_attempt(found->second, rec, formatter, out);
-        return;
+    const std::string key = address_key(rec.ip_version, rec.client_addr);
+    auto found = sources_.find(key);
+    if (found == sources_.end()) {
+        // Forgotten while its attempts waited (the source table is full).
+        if (rec.attempt_phase == AttemptPhase::failed)
+            return;
+        add_source(key, rec.time_ns);
+        found = sources_.find(key);
     }
-    reorder_.push(rec);
-    release(replay_ || latest_ns_ < reorder_window_ns_ ? 0 : latest_ns_ - reorder_window_ns_, formatter, out);
-}
-
-void Detections::release(uint64_t until_ns, const EcsFormatter &formatter, std::string &out)
-{
-    while (!reorder_.empty() && (reorder_.top().time_ns <= until_ns || reorder_.size() > kReorderCapacity)) {
-        const EventRecord rec = reorder_.top();
-        reorder_.pop();
-        if (rec.time_ns > until_ns)
-            counters_.scan_reorder_full += 1;
-        released_ns_ = std::max(released_ns_, rec.time_ns);
-        const std::string key = address_key(rec.ip_version, rec.client_addr);
-        auto found = sources_.find(key);
-        if (found == sources_.end()) {
-            // Forgotten while its attempts waited (the source table is full).
-            if (rec.attempt_phase == AttemptPhase::failed)
-                continue;
-            add_source(key, rec.time_ns);
-            found = sources_.find(key);
-        }
-        count_attempt(found->second, rec, formatter, out);
-    }
+    count_attempt(found->second, rec, formatter, out);
 }
 
 Detections::ScanSource &Detections::add_source(const std::string &key, uint64_t now_ns)
@@ -173,7 +153,7 @@ void Detections::take_waiting(const std::string &key, ScanSource &s, const EcsFo
     std::stable_sort(waiting.begin(), waiting.end(),
                      [](const EventRecord &a, const EventRecord &b) { return a.time_ns < b.time_ns; });
     for (const EventRecord &rec : waiting)
-        reorder(rec, formatter, out);
+        scan_order_.push(rec, [&](const EventRecord &r) { take_attempt(r, formatter, out); });
 }
 
 void Detections::count_attempt(ScanSource &s, const EventRecord &rec, const EcsFormatter &formatter,
@@ -328,8 +308,7 @@ uint64_t Detections::packet_now(uint64_t wall_ns)
 void Detections::tick(uint64_t now_ns, const EcsFormatter &formatter, std::string &out)
 {
     const uint64_t now = now_ns != 0 ? now_ns : latest_ns_;
-    if (!replay_ && now >= reorder_window_ns_)
-        release(now - reorder_window_ns_, formatter, out);
+    scan_order_.tick(now, [&](const EventRecord &r) { take_attempt(r, formatter, out); });
     for (auto &[id, t] : throttles_) {
         if (t.suppressed != 0 && now >= t.interval_start + interval_ns_) {
             write_summary(t, formatter, out);
@@ -347,7 +326,7 @@ void Detections::finish(const EcsFormatter &formatter, std::string &out)
         const std::string key = *waiting_sources_.begin();
         take_waiting(key, sources_.at(key), formatter, out);
     }
-    release(UINT64_MAX, formatter, out);
+    scan_order_.finish([&](const EventRecord &r) { take_attempt(r, formatter, out); });
     for (auto &[id, t] : throttles_)
         if (t.suppressed != 0)
             write_summary(t, formatter, out);
@@ -358,6 +337,9 @@ void Detections::for_each_counter(const std::function<void(const char *, uint64_
 #define FLOWSENTRY_VISIT(name) fn(#name, counters_.name);
     FLOWSENTRY_DETECTION_COUNTERS(FLOWSENTRY_VISIT)
 #undef FLOWSENTRY_VISIT
+    // Attempts the reorder buffer let out early (it was full) or took late.
+    fn("scan_reorder_full", scan_order_.full());
+    fn("scan_reorder_late", scan_order_.late());
 }
 
 }  // namespace flowsentry

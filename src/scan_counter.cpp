@@ -79,12 +79,17 @@ ScanCounter::Source *ScanCounter::find(const ScanSourceKey &key)
 ScanCounter::Source &ScanCounter::find_or_add(const ScanSourceKey &key, uint64_t now_ns)
 {
     Source *bucket = sources_ + size_t(source_hash(key) & bucket_mask_) * kWays;
+    // A free way, else the way with the least to lose: hot sources (their
+    // attempts are with the control thread) and those holding one server
+    // (most of a wave) before those closer to the threshold; the one seen
+    // longest ago among equals.
+    const auto worth = [](const Source &s) { return s.last_ns == 0 ? 0 : s.hot ? 1 : 1 + s.held; };
     Source *victim = &bucket[0];
     for (unsigned i = 0; i < kWays; ++i) {
         Source &s = bucket[i];
         if (s.last_ns != 0 && same_source(s.addr, s.ip_version, key))
             return s;
-        if (s.last_ns < victim->last_ns)
+        if (worth(s) < worth(*victim) || (worth(s) == worth(*victim) && s.last_ns < victim->last_ns))
             victim = &s;
     }
     if (victim->last_ns != 0)

@@ -12,6 +12,7 @@
 #include "flowsentry/config.hpp"
 #include "flowsentry/ecs_format.hpp"
 #include "flowsentry/detections.hpp"
+#include "flowsentry/record_order.hpp"
 #include "flowsentry/rx_port.hpp"
 #include "flowsentry/rx_spreader.hpp"
 #include "flowsentry/sinks.hpp"
@@ -51,7 +52,11 @@ public:
 
 private:
     bool capture_done();
-    size_t drain_ring(rte_ring *ring);
+    // Takes up to the drain budget of records from `ring`, each to `take`.
+    template <typename Take>
+    size_t drain_ring(rte_ring *ring, Take &&take);
+    // A document in packet-time order: Telnet control, then the detections.
+    void deliver(const EventRecord &rec);
     // A source first heard of from one worker: ask every other worker for
     // what it holds of it; returns how many were asked.
     Detections::WatchResult watch_elsewhere(const EventRecord &first);
@@ -65,6 +70,7 @@ private:
     ControlOptions options_;
     std::string buffer_;
     uint64_t events_written_ = 0;  // documents taken from the workers
+    RecordOrder document_order_;
     double run_seconds_ = 0;  // from the start of run() until the workers are told to stop
     std::atomic<bool> alive_{true};
 };

@@ -24,7 +24,6 @@
 #include <list>
 #include <map>
 #include <memory>
-#include <queue>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -34,6 +33,7 @@
 #include "flowsentry/config.hpp"
 #include "flowsentry/ecs_format.hpp"
 #include "flowsentry/event_record.hpp"
+#include "flowsentry/record_order.hpp"
 #include "flowsentry/tcp_handshake.hpp"
 
 namespace flowsentry {
@@ -48,9 +48,7 @@ namespace flowsentry {
     X(scan_attempts)                                                              \
     X(scan_sources_evicted)  /* tracking table full: a source's window lost */ \
     X(scan_watches)          /* sources watched on the other workers */      \
-    X(scan_watch_drops)      /* a worker's watch ring was full: its share not asked for */ \
-    X(scan_reorder_full)     /* reorder buffer full: an attempt counted before later ones came */ \
-    X(scan_reorder_late)     /* an attempt older than those already counted: counted late */
+    X(scan_watch_drops)      /* a worker's watch ring was full: its share not asked for */
 
 struct DetectionCounters {
 #define FLOWSENTRY_COUNTER_FIELD(name) uint64_t name = 0;
@@ -103,8 +101,7 @@ public:
     // packet time (0, the default: counted as they come).
     void set_scan_order(bool replay, uint64_t window_ns)
     {
-        replay_ = replay;
-        reorder_window_ns_ = window_ns;
+        scan_order_ = RecordOrder(kReorderCapacity, window_ns, replay);
     }
 
     static constexpr size_t kReorderCapacity = 65536;  // attempt records
@@ -137,10 +134,8 @@ private:
     void count_attempt(ScanSource &s, const EventRecord &rec, const EcsFormatter &formatter, std::string &out);
     // Every watch answer is in (or the run ends): its records to the reorder buffer.
     void take_waiting(const std::string &key, ScanSource &s, const EcsFormatter &formatter, std::string &out);
-    void reorder(const EventRecord &rec, const EcsFormatter &formatter, std::string &out);
-    // Counts the buffered attempts up to `until_ns` (and past it while the
-    // buffer is over its capacity).
-    void release(uint64_t until_ns, const EcsFormatter &formatter, std::string &out);
+    // Counts an attempt the reorder buffer let out.
+    void take_attempt(const EventRecord &rec, const EcsFormatter &formatter, std::string &out);
     ScanSource &add_source(const std::string &key, uint64_t now_ns);
     void alert(const EventRecord &rec, const EcsFormatter &formatter, std::string &out,
                const AlertDetails *details = nullptr);
@@ -165,13 +160,7 @@ private:
     std::list<std::string> by_last_seen_;  // sources_ keys, least recently seen first
     std::unordered_set<std::string> waiting_sources_;
     std::function<WatchResult(const EventRecord &)> watch_;
-    struct LaterFirst {
-        bool operator()(const EventRecord &a, const EventRecord &b) const { return a.time_ns > b.time_ns; }
-    };
-    std::priority_queue<EventRecord, std::vector<EventRecord>, LaterFirst> reorder_;
-    uint64_t released_ns_ = 0;  // time of the last attempt counted
-    bool replay_ = false;
-    uint64_t reorder_window_ns_ = 0;
+    RecordOrder scan_order_{kReorderCapacity, 0, false};
     DetectionCounters counters_;
 };
 

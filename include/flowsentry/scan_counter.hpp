@@ -23,8 +23,10 @@
 // that can cross the threshold, and the alert is the same for 1 or N workers.
 //
 // Memory is fixed at start: `capacity` sources in 4-way buckets, 192 bytes
-// each. A new source takes a free way or the way seen longest ago (counted):
-// O(1) per attempt, nothing is ever walked.
+// each. A new source takes a free way, else the way with the least to lose
+// (a hot source, whose attempts are with the control thread, or one holding a
+// single server, before one closer to the threshold; the one seen longest
+// ago among equals), counted: O(1) per attempt, nothing is ever walked.
 #pragma once
 
 #include <cstdint>

@@ -223,7 +223,8 @@ TEST(ScanWave, EveryAcceptedConnectionAndEveryScannerIsReported)
 {
     // scripts/scan-wave.sh checks a replay against the generator's truth:
     // 20,000 SYNs from 5,000 sources, 200 accepted Telnet sessions, 20
-    // sweeping scanners; one and two workers.
+    // sweeping scanners; one and two workers write the same documents.
+    std::set<std::string> document_sets;
     for (const char *workers : {"1", "2"}) {
         std::string out;
         const int status =
@@ -234,7 +235,11 @@ TEST(ScanWave, EveryAcceptedConnectionAndEveryScannerIsReported)
         EXPECT_EQ(status, 0) << out;
         EXPECT_NE(out.find("\"problems\": []"), std::string::npos) << out;
         EXPECT_NE(out.find("\"document_drops\": 0"), std::string::npos) << out;
+        const size_t at = out.find("\"documents_sha256\": \"");
+        ASSERT_NE(at, std::string::npos) << out;
+        document_sets.insert(out.substr(at, 90));
     }
+    EXPECT_EQ(document_sets.size(), 1u);
 }
 
 TEST(ScanWave, ControlWorkGoesOnUnderALiveWave)
