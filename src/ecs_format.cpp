@@ -261,18 +261,23 @@ std::string format_ip(uint8_t ip_version, const uint8_t *addr)
 
 EcsFormatter::EcsFormatter(EcsContext ctx) : ctx_(std::move(ctx)) {}
 
+const RuleInfo &EcsFormatter::rule_of(const EventRecord &alert) const
+{
+    if (alert.rule == RuleId::signature && ctx_.signature_rule) {
+        if (const RuleInfo *sig = ctx_.signature_rule(alert.signature_id))
+            return *sig;
+    }
+    return rule_info(alert.rule);
+}
+
 void EcsFormatter::format(const EventRecord &rec, std::string &out, const AlertDetails *details) const
 {
     const bool is_alert = rec.type == EventType::alert;
     const bool is_end = rec.type == EventType::connection_end;
-    const RuleInfo *rule = is_alert ? &rule_info(rec.rule) : nullptr;
+    const RuleInfo *rule = is_alert ? &rule_of(rec) : nullptr;
     const bool is_signature = is_alert && rec.rule == RuleId::signature;
     const bool is_login = is_alert && (rec.rule == RuleId::telnet_cleartext_credentials ||
                                        rec.rule == RuleId::telnet_brute_force);
-    if (is_signature && ctx_.signature_rule) {
-        if (const RuleInfo *sig = ctx_.signature_rule(rec.signature_id))
-            rule = sig;
-    }
 
     const std::string client_ip = format_ip(rec.ip_version, rec.client_addr);
     const std::string server_ip = format_ip(rec.ip_version, rec.server_addr);

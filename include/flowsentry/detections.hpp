@@ -5,8 +5,8 @@
 //     connection whose server is outside the excluded ranges;
 //   - Telnet Scan: one source trying Telnet ports on many destinations
 //     within a sliding window (from the workers' attempt records);
-//   - throttling of every alert: per rule at most N per interval, each flow
-//     once; what is held back is counted and reported in a summary alert.
+//   - each alert once per flow, then throttled per rule and tracked key
+//     (alert_throttle.hpp); what is held back is reported in a summary.
 //
 // Time is packet time (the records' time), so a replay gives the same
 // alerts every run.
@@ -15,13 +15,15 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "flowsentry/address_set.hpp"
+#include "flowsentry/alert_throttle.hpp"
+#include "flowsentry/bounded_table.hpp"
 #include "flowsentry/config.hpp"
 #include "flowsentry/ecs_format.hpp"
 #include "flowsentry/event_record.hpp"
@@ -31,9 +33,11 @@ namespace flowsentry {
 
 #define FLOWSENTRY_DETECTION_COUNTERS(X)                                          \
     X(alerts_written)                                                             \
-    X(alerts_throttled)      /* held back by the per-rule limit, in a summary */  \
+    X(alerts_throttled)      /* held back by the per-key limit, in a summary */   \
     X(alerts_duplicate)      /* same rule, same connection again: dropped */      \
     X(throttle_summaries)                                                         \
+    X(throttle_keys_evicted) /* throttle table full: a key summarised early */    \
+    X(alert_keys_forgotten)  /* oldest once-per-flow key dropped for a new one */ \
     X(external_telnet)                                                            \
     X(scan_alerts)                                                                \
     X(scan_attempts)                                                              \
@@ -72,11 +76,18 @@ public:
     void for_each_counter(const std::function<void(const char *name, uint64_t value)> &fn) const;
 
 private:
-    struct Throttle {
-        uint64_t interval_start = 0;
-        uint64_t written = 0;
-        uint64_t suppressed = 0;
-        EventRecord last_suppressed{};
+    // What makes an alert the same alert of the same connection.
+    struct AlertKey {
+        uint64_t start_ns;
+        uint32_t signature_id;
+        uint32_t stream_offset;
+        uint16_t rule;
+        uint16_t client_port;
+        uint16_t server_port;
+        uint8_t direction;
+        uint8_t ip_version;
+        uint8_t client[16];
+        uint8_t server[16];
     };
     struct ScanSource {
         std::deque<std::pair<uint64_t, std::string>> destinations;  // first try in window, address
@@ -94,17 +105,16 @@ private:
     void alert(const EventRecord &rec, const EcsFormatter &formatter, std::string &out,
                const AlertDetails *details = nullptr);
     bool seen_before(const EventRecord &rec);
-    void write_summary(Throttle &t, const EcsFormatter &formatter, std::string &out);
+    void write_summaries(const EcsFormatter &formatter, std::string &out);
     void forget_idle_sources(uint64_t now_ns);
 
     DetectionConfig config_;
     std::shared_ptr<AddressSet> lists_;
     uint64_t window_ns_;
-    uint64_t interval_ns_;
     uint64_t latest_ns_ = 0;
-    std::map<std::pair<RuleId, uint32_t>, Throttle> throttles_;  // by rule and signature
-    std::unordered_set<std::string> recent_alerts_;              // per-flow-once keys
-    std::deque<std::string> recent_order_;
+    AlertThrottle throttle_;
+    std::vector<ThrottleSummary> due_;              // summaries to write, reused
+    BoundedTable<AlertKey, bool> recent_alerts_;    // per-flow-once keys, oldest dropped first
     std::unordered_map<std::string, ScanSource> sources_;
     DetectionCounters counters_;
 };
