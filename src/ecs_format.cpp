@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <utility>
 
@@ -13,7 +14,6 @@
 
 #include <rapidjson/encodings.h>
 #include <rapidjson/memorystream.h>
-#include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "flowsentry/community_id.hpp"
@@ -25,10 +25,40 @@ namespace flowsentry {
 
 namespace {
 
-// The validating writer refuses invalid UTF-8 instead of emitting it; strings
-// are also repaired before they reach it (put_string), so it never has to.
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>,
-                                     rapidjson::CrtAllocator, rapidjson::kWriteValidateEncodingFlag>;
+// RapidJSON output straight onto the caller's string: no buffer per
+// document. The string grows ahead of the writer (RapidJSON reserves room
+// before each value, as for its own StringBuffer); finish() trims it.
+class AppendStream {
+public:
+    using Ch = char;
+    explicit AppendStream(std::string &out) : out_(out), len_(out.size()) {}
+    void reserve(size_t n)
+    {
+        if (len_ + n > out_.size())
+            out_.resize(len_ + n + 1024);  // the capacity grows geometrically, the zeroed tail stays short
+    }
+    void put_unchecked(char c) { out_[len_++] = c; }
+    void Put(char c)
+    {
+        reserve(1);
+        put_unchecked(c);
+    }
+    void Flush() {}
+    void finish() { out_.resize(len_); }
+
+private:
+    std::string &out_;
+    size_t len_;
+};
+
+// Found by RapidJSON's writer through argument-dependent lookup.
+void PutReserve(AppendStream &s, size_t n) { s.reserve(n); }
+void PutUnsafe(AppendStream &s, char c) { s.put_unchecked(c); }
+
+// Every string value is valid UTF-8 before it reaches the writer (put_string
+// repairs attacker bytes; keys are our own literals), so the writer does not
+// validate it a second time, byte by byte.
+using JsonWriter = rapidjson::Writer<AppendStream>;
 
 constexpr uint8_t kProtoTcp = 6;
 constexpr uint8_t kProtoUdp = 17;
@@ -61,7 +91,17 @@ std::string repair_utf8(const char *s, size_t len)
 
 bool is_valid_utf8(const char *s, size_t len)
 {
-    size_t i = 0;
+    // Nearly every string is ASCII: eight bytes at a time, no high bit.
+    size_t ascii = 0;
+    for (; ascii + 8 <= len; ascii += 8) {
+        uint64_t word;
+        std::memcpy(&word, s + ascii, 8);
+        if (word & 0x8080808080808080ull)
+            break;
+    }
+    while (ascii < len && static_cast<unsigned char>(s[ascii]) < 0x80)
+        ++ascii;
+    size_t i = ascii;
     while (i < len) {
         rapidjson::MemoryStream ms(s + i, len - i);
         NullSink sink;
@@ -219,6 +259,16 @@ void mitre_object(JsonWriter &w, const char *k, const MitreRef *refs, uint8_t co
     w.EndObject();
 }
 
+// `v` as exactly `width` decimal digits, zero-padded (v < 10^width).
+char *put_digits(char *p, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; --i) {
+        p[i] = static_cast<char>('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
 }  // namespace
 
 const char *end_reason_name(EndReason r)
@@ -241,11 +291,23 @@ std::string format_timestamp(uint64_t ns_since_epoch)
     const unsigned micros = static_cast<unsigned>((ns_since_epoch % 1000000000u) / 1000u);
     struct tm tm {};
     gmtime_r(&secs, &tm);
-    char buf[40];
-    const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ",
-                                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                tm.tm_min, tm.tm_sec, micros);
-    return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
+    // By hand, not snprintf: two or three of these per document.
+    char buf[27];
+    char *p = put_digits(buf, static_cast<unsigned>(tm.tm_year + 1900), 4);
+    *p++ = '-';
+    p = put_digits(p, static_cast<unsigned>(tm.tm_mon + 1), 2);
+    *p++ = '-';
+    p = put_digits(p, static_cast<unsigned>(tm.tm_mday), 2);
+    *p++ = 'T';
+    p = put_digits(p, static_cast<unsigned>(tm.tm_hour), 2);
+    *p++ = ':';
+    p = put_digits(p, static_cast<unsigned>(tm.tm_min), 2);
+    *p++ = ':';
+    p = put_digits(p, static_cast<unsigned>(tm.tm_sec), 2);
+    *p++ = '.';
+    p = put_digits(p, micros, 6);
+    *p++ = 'Z';
+    return std::string(buf, static_cast<size_t>(p - buf));
 }
 
 std::string format_ip(uint8_t ip_version, const uint8_t *addr)
@@ -282,8 +344,8 @@ void EcsFormatter::format(const EventRecord &rec, std::string &out, const AlertD
     const std::string client_ip = format_ip(rec.ip_version, rec.client_addr);
     const std::string server_ip = format_ip(rec.ip_version, rec.server_addr);
 
-    rapidjson::StringBuffer sb;
-    JsonWriter w(sb);
+    AppendStream stream(out);
+    JsonWriter w(stream);
     w.StartObject();
 
     field(w, "@timestamp", format_timestamp(rec.time_ns));
@@ -486,8 +548,7 @@ void EcsFormatter::format(const EventRecord &rec, std::string &out, const AlertD
     }
 
     w.EndObject();
-
-    out.append(sb.GetString(), sb.GetSize());
+    stream.finish();
     out.push_back('\n');
 }
 
