@@ -64,7 +64,9 @@ bool AlertThrottle::admit(const EventRecord &alert, std::vector<ThrottleSummary>
             ++keys_evicted_;
             close(*table_.oldest(), due);
         }
-        e = &table_.insert(key, static_cast<unsigned>(alert.rule));
+        // A rule id from a newer build shares the queue (and the limit) of none.
+        const unsigned queue = static_cast<unsigned>(alert.rule) < kRuleIdCount ? static_cast<unsigned>(alert.rule) : 0;
+        e = &table_.insert(key, queue);
         e->value.interval_start_ns = alert.time_ns;
     }
     State &s = e->value;

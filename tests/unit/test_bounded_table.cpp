@@ -143,4 +143,22 @@ TEST(AlertThrottle, IntervalIsExact)
     EXPECT_EQ(due[0].last.time_ns, t0 + 10 * kSecond - 1);
 }
 
+// A record with a rule id this build does not know must not index past the
+// per-rule queues: it shares the queue and limit of none.
+TEST(AlertThrottle, UnknownRuleIdSharesTheLimitOfNone)
+{
+    ThrottleConfig config;
+    config.limits[0] = ThrottleLimit{ThrottleTrack::by_rule, 1, 60};
+    AlertThrottle throttle(config);
+    std::vector<ThrottleSummary> due;
+    EventRecord r = alert_from(1, 1000 * kSecond);
+    r.rule = static_cast<RuleId>(999);
+    EXPECT_TRUE(throttle.admit(r, due));
+    EXPECT_FALSE(throttle.admit(r, due));
+    throttle.expire(1060 * kSecond, due);
+    ASSERT_EQ(due.size(), 1u);
+    EXPECT_EQ(due[0].suppressed, 1u);
+    EXPECT_EQ(throttle.keys(), 0u);
+}
+
 }  // namespace
