@@ -277,8 +277,8 @@ std::vector<Cidr> parse_cidr_list(const Parser &p, const Item &item)
 }
 
 // One of `track`, `alerts`, `interval` of detections.throttle or of one of
-// its rules; false for another key.
-bool parse_throttle_setting(const Parser &p, const std::string &k, const Item &v, ThrottleLimit &limit)
+// its rules.
+void parse_throttle_setting(const Parser &p, const std::string &k, const Item &v, ThrottleLimit &limit)
 {
     if (k == "track") {
         const std::string t = p.string(v);
@@ -286,17 +286,14 @@ bool parse_throttle_setting(const Parser &p, const std::string &k, const Item &v
                                     ThrottleTrack::by_both, ThrottleTrack::by_rule})
             if (t == throttle_track_name(track)) {
                 limit.track = track;
-                return true;
+                return;
             }
         p.fail(v, "must be off, by_src, by_dst, by_both or by_rule");
     } else if (k == "alerts") {
         limit.alerts = static_cast<uint32_t>(p.integer(v, 1, UINT32_MAX));
-    } else if (k == "interval") {
-        limit.interval_s = static_cast<uint32_t>(p.integer(v, 1, 86400));
     } else {
-        return false;
+        limit.interval_s = static_cast<uint32_t>(p.integer(v, 1, 86400));
     }
-    return true;
 }
 
 // The rule a key of detections.throttle.rules names: its event.action, or

@@ -150,7 +150,8 @@ TEST(ConfigDefaults, ShippedFileNamesEveryKey)
                             "established:", "closing:", "telnet:", "alert_ring:", "size:",
                             "output:", "path:", "stats:", "interval:", "community_id:", "seed:",
                             "observer:", "hostname:", "defrag:", "max_datagrams:", "max_bytes:",
-                            "max_datagram_size:", "max_fragments_per_datagram:"})
+                            "max_datagram_size:", "max_fragments_per_datagram:", "throttle:", "track:", "max_keys:",
+                            "rules:"})
         EXPECT_THAT(text, HasSubstr(key));
 }
 
