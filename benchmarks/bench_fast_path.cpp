@@ -21,7 +21,6 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
-#include <unistd.h>
 
 #include "flowsentry/community_id.hpp"
 #include "flowsentry/decode.hpp"
@@ -32,6 +31,7 @@
 #include "flowsentry/tcp_handshake.hpp"
 #include "flowsentry/worker.hpp"
 #include "../tests/unit/worker_harness.hpp"
+#include "bench_eal.hpp"
 
 using namespace flowsentry;
 
@@ -390,16 +390,8 @@ int main(int argc, char **argv)
     benchmark::Initialize(&argc, argv);
     const std::string capture = argc > 1 ? argv[1] : "tests/data/many_flows.pcap";
 
-    std::string prefix = "--file-prefix=fs-bench-" + std::to_string(getpid());
-    std::vector<std::string> args = {"bench", "--no-huge", "--no-pci", "--no-shconf", "-m", "3072",
-                                     "-l",    "0",         prefix,     "--log-level=error"};
-    std::vector<char *> eal_argv;
-    for (auto &a : args)
-        eal_argv.push_back(a.data());
-    if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
-        std::fprintf(stderr, "bench: cannot start the EAL\n");
+    if (!flowsentry_bench::start_eal("bench", "3072"))
         return 1;
-    }
     try {
         g_frames = flowsentry_test::read_frames(capture);
     } catch (const std::exception &e) {

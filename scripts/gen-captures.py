@@ -394,6 +394,20 @@ def demo():
     return c
 
 
+def telnet_pairs():
+    """300 accepted Telnet connections, each its own client/server pair: every
+    one must get its accepted-connection alert (issue 16: a global throttle of
+    100 per rule hid 200 of them)."""
+    c = Capture('telnet_pairs')
+    for i in range(300):
+        cli = '10.2.%d.%d' % (i // 250, i % 250 + 1)
+        srv = '198.51.100.%d' % (i % 50 + 1)
+        f = Flow(cli, 40000 + i, srv, TELNET_PORT, 1000000 * (i + 1), 500000 * (i + 1))
+        c.add(full_session(f), gap_usec=2000)
+        c.accept(f)
+    return c
+
+
 def main():
     os.makedirs(OUT_DIR, exist_ok=True)
     rng = random.Random(20240601)
@@ -401,7 +415,7 @@ def main():
                 vlan_qinq(), rejected(), no_reply(), half_open(), half_open_rst_ack(),
                 wrong_synack_ack(),
                 wrong_final_ack(), duplicates(), port_reuse(), client_port_23_to_web(),
-                midstream(), many_flows(rng), demo()]
+                midstream(), many_flows(rng), demo(), telnet_pairs()]
     for cap in captures:
         cap.write()
         print('%-24s %5d packets, %3d accepted, %3d telnet alerts'

@@ -33,6 +33,24 @@ void put_u16(uint8_t *p, uint16_t v)
     p[1] = static_cast<uint8_t>(v & 0xff);
 }
 
+// SHA-1 through one context per thread, set up once: EVP_Digest fetches the
+// algorithm and allocates a context for every 40-byte hash.
+bool sha1(const uint8_t *data, size_t len, unsigned char *digest, unsigned int *digest_len)
+{
+    struct Context {
+        EVP_MD *md = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        ~Context()
+        {
+            EVP_MD_CTX_free(ctx);
+            EVP_MD_free(md);
+        }
+    };
+    thread_local Context c;
+    return c.md != nullptr && c.ctx != nullptr && EVP_DigestInit_ex2(c.ctx, c.md, nullptr) == 1 &&
+           EVP_DigestUpdate(c.ctx, data, len) == 1 && EVP_DigestFinal_ex(c.ctx, digest, digest_len) == 1;
+}
+
 }  // namespace
 
 std::string community_id_v1(uint16_t seed, uint8_t ip_version, const uint8_t *saddr,
@@ -69,7 +87,7 @@ std::string community_id_v1(uint16_t seed, uint8_t ip_version, const uint8_t *sa
 
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int dlen = 0;
-    if (EVP_Digest(buf, n, digest, &dlen, EVP_sha1(), nullptr) != 1 || dlen != 20)
+    if (!sha1(buf, n, digest, &dlen) || dlen != 20)
         return {};  // libcrypto without SHA-1: no ID rather than a wrong one
 
     // base64 of 20 bytes is 28 characters; EVP_EncodeBlock adds a NUL.

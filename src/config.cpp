@@ -276,6 +276,75 @@ std::vector<Cidr> parse_cidr_list(const Parser &p, const Item &item)
     return out;
 }
 
+// One of `track`, `alerts`, `interval` of detections.throttle or of one of
+// its rules.
+void parse_throttle_setting(const Parser &p, const std::string &k, const Item &v, ThrottleLimit &limit)
+{
+    if (k == "track") {
+        // YAML 1.1 tools (PyYAML among them) write a bare `off` back as
+        // `false`: the same setting.
+        const std::string t = p.string(v) == "false" ? "off" : p.string(v);
+        for (ThrottleTrack track : {ThrottleTrack::off, ThrottleTrack::by_src, ThrottleTrack::by_dst,
+                                    ThrottleTrack::by_both, ThrottleTrack::by_rule})
+            if (t == throttle_track_name(track)) {
+                limit.track = track;
+                return;
+            }
+        p.fail(v, "must be off, by_src, by_dst, by_both or by_rule");
+    } else if (k == "alerts") {
+        limit.alerts = static_cast<uint32_t>(p.integer(v, 1, UINT32_MAX));
+    } else {
+        limit.interval_s = static_cast<uint32_t>(p.integer(v, 1, 86400));
+    }
+}
+
+// The rule a key of detections.throttle.rules names: its event.action, or
+// `signatures` for every payload signature.
+RuleId throttle_rule(const std::string &name)
+{
+    if (name == "signatures")
+        return RuleId::signature;
+    for (size_t i = 0; i < kRuleIdCount; ++i) {
+        const RuleId id = static_cast<RuleId>(i);
+        if (id != RuleId::none && id != RuleId::signature && name == rule_info(id).action)
+            return id;
+    }
+    return RuleId::none;
+}
+
+// The values outside `rules` apply to every rule; a rule listed in `rules`
+// starts from them and changes what it names. The built-in `off` of the
+// accepted-connection and credential alerts stays unless they are listed.
+void parse_throttle(const Parser &p, const Item &item, ThrottleConfig &t)
+{
+    ThrottleLimit global;
+    Item rules;
+    p.for_each_key(item, {"track", "alerts", "interval", "max_keys", "rules"}, [&](const std::string &k, const Item &v) {
+        if (k == "max_keys")
+            t.max_keys = static_cast<uint32_t>(p.integer(v, 1, 16777216));
+        else if (k == "rules")
+            rules = v;
+        else
+            parse_throttle_setting(p, k, v, global);
+    });
+    const std::array<ThrottleLimit, kRuleIdCount> builtin = default_throttle_limits();
+    for (size_t i = 0; i < kRuleIdCount; ++i) {
+        const ThrottleTrack track = builtin[i].track == ThrottleTrack::off ? ThrottleTrack::off : global.track;
+        t.limits[i] = global;
+        t.limits[i].track = track;
+    }
+    p.for_each_key(rules,
+                   {"telnet-connection-accepted", "mirai-scan-syn", "telnet-external-connection", "telnet-scan",
+                    "telnet-nonstandard-port", "telnet-cleartext-credentials", "telnet-brute-force", "signatures"},
+                   [&](const std::string &name, const Item &rv) {
+        ThrottleLimit &limit = t.limits[static_cast<size_t>(throttle_rule(name))];
+        limit = global;
+        p.for_each_key(rv, {"track", "alerts", "interval"}, [&](const std::string &k, const Item &v) {
+            parse_throttle_setting(p, k, v, limit);
+        });
+    });
+}
+
 void parse_detections(const Parser &p, const Item &item, DetectionConfig &d)
 {
     p.for_each_key(item, {"external_telnet", "scan", "throttle"}, [&](const std::string &k, const Item &v) {
@@ -299,12 +368,7 @@ void parse_detections(const Parser &p, const Item &item, DetectionConfig &d)
                     d.scan_max_sources = static_cast<uint32_t>(p.integer(sv, 1, 16777216));
             });
         } else {
-            p.for_each_key(v, {"alerts", "interval"}, [&](const std::string &tk, const Item &tv) {
-                if (tk == "alerts")
-                    d.throttle_alerts = static_cast<uint32_t>(p.integer(tv, 1, UINT32_MAX));
-                else
-                    d.throttle_interval_s = static_cast<uint32_t>(p.integer(tv, 1, 86400));
-            });
+            parse_throttle(p, v, d.throttle);
         }
     });
 }
@@ -743,6 +807,23 @@ Config parse_root(const Parser &p, const YAML::Node &root, const std::string &so
 }
 
 }  // namespace
+
+const char *throttle_track_name(ThrottleTrack t)
+{
+    switch (t) {
+    case ThrottleTrack::off:
+        return "off";
+    case ThrottleTrack::by_src:
+        return "by_src";
+    case ThrottleTrack::by_dst:
+        return "by_dst";
+    case ThrottleTrack::by_both:
+        return "by_both";
+    case ThrottleTrack::by_rule:
+        break;
+    }
+    return "by_rule";
+}
 
 std::vector<SinkConfig> effective_sinks(const Config &config, const std::string &output_override)
 {

@@ -17,17 +17,30 @@ constexpr uint64_t kNsPerSecond = 1000000000ull;
 // has to cover the records in flight, not the table.
 constexpr size_t kRecentAlerts = 65536;
 
+// The key a summary is for, in words: the addresses its rule is tracked by.
+std::string tracked_key_text(const ThrottleSummary &t)
+{
+    const std::string client = format_ip(t.last.ip_version, t.last.client_addr);
+    const std::string server = format_ip(t.last.ip_version, t.last.server_addr);
+    switch (t.track) {
+    case ThrottleTrack::by_src:
+        return " from " + client;
+    case ThrottleTrack::by_dst:
+        return " to " + server;
+    case ThrottleTrack::by_both:
+        return " from " + client + " to " + server;
+    case ThrottleTrack::off:
+    case ThrottleTrack::by_rule:
+        break;
+    }
+    return {};
+}
+
 std::string address_key(uint8_t ip_version, const uint8_t *addr)
 {
     std::string k(1, static_cast<char>(ip_version));
     k.append(reinterpret_cast<const char *>(addr), ip_version == 6 ? 16 : 4);
     return k;
-}
-
-template <typename T>
-void append_raw(std::string &s, const T &v)
-{
-    s.append(reinterpret_cast<const char *>(&v), sizeof v);
 }
 
 std::string endpoint_text(const EventRecord &rec, const uint8_t *addr)
@@ -41,7 +54,8 @@ std::string endpoint_text(const EventRecord &rec, const uint8_t *addr)
 Detections::Detections(const DetectionConfig &config)
     : config_(config),
       window_ns_(uint64_t(config.scan_window_s) * kNsPerSecond),
-      interval_ns_(uint64_t(config.throttle_interval_s) * kNsPerSecond)
+      throttle_(config.throttle),
+      recent_alerts_(kRecentAlerts)
 {
     const std::vector<Cidr> home =
         config.home_networks.empty() ? parse_cidrs(default_home_networks()) : config.home_networks;
@@ -212,25 +226,27 @@ void Detections::count_attempt(ScanSource &s, const EventRecord &rec, const EcsF
 
 bool Detections::seen_before(const EventRecord &rec)
 {
-    std::string key;
-    append_raw(key, rec.rule);
-    append_raw(key, rec.signature_id);
+    AlertKey key;
+    std::memset(&key, 0, sizeof key);
+    key.rule = static_cast<uint16_t>(rec.rule);
+    key.signature_id = rec.signature_id;
     // A payload alert is one per signature and direction, a login one per
     // attempt (its offset in the client's stream).
-    append_raw(key, rec.direction);
-    append_raw(key, rec.stream_offset);
-    key += address_key(rec.ip_version, rec.client_addr);
-    key += address_key(rec.ip_version, rec.server_addr);
-    append_raw(key, rec.client_port);
-    append_raw(key, rec.server_port);
-    append_raw(key, rec.start_ns);
-    if (!recent_alerts_.insert(key).second)
+    key.direction = rec.direction;
+    key.stream_offset = rec.stream_offset;
+    key.ip_version = rec.ip_version;
+    std::memcpy(key.client, rec.client_addr, address_length(rec.ip_version));
+    std::memcpy(key.server, rec.server_addr, address_length(rec.ip_version));
+    key.client_port = rec.client_port;
+    key.server_port = rec.server_port;
+    key.start_ns = rec.start_ns;
+    if (recent_alerts_.find(key) != nullptr)
         return true;
-    recent_order_.push_back(std::move(key));
-    if (recent_order_.size() > kRecentAlerts) {
-        recent_alerts_.erase(recent_order_.front());
-        recent_order_.pop_front();
+    if (recent_alerts_.full()) {
+        recent_alerts_.erase(*recent_alerts_.front());
+        counters_.alert_keys_forgotten += 1;
     }
+    recent_alerts_.insert(key);
     return false;
 }
 
@@ -241,43 +257,35 @@ void Detections::alert(const EventRecord &rec, const EcsFormatter &formatter, st
         counters_.alerts_duplicate += 1;
         return;
     }
-    // Records from several workers are not in time order: compare without
-    // subtracting, so an earlier time never wraps around.
-    Throttle &t = throttles_[{rec.rule, rec.rule == RuleId::signature ? rec.signature_id : 0}];
-    if (t.written + t.suppressed == 0 || rec.time_ns >= t.interval_start + interval_ns_) {
-        if (t.suppressed != 0)
-            write_summary(t, formatter, out);
-        t.interval_start = rec.time_ns;
-        t.written = 0;
-    }
-    if (t.written < config_.throttle_alerts) {
-        t.written += 1;
+    const bool write = throttle_.admit(rec, due_);
+    write_summaries(formatter, out);
+    if (write) {
         counters_.alerts_written += 1;
         formatter.format(rec, out, details);
-        return;
     }
-    t.suppressed += 1;
-    t.last_suppressed = rec;
-    counters_.alerts_throttled += 1;
 }
 
-void Detections::write_summary(Throttle &t, const EcsFormatter &formatter, std::string &out)
+void Detections::write_summaries(const EcsFormatter &formatter, std::string &out)
 {
-    const RuleInfo &rule = rule_info(t.last_suppressed.rule);
-    AlertDetails details;
-    details.group = "throttle";
-    details.counts = {
-        {"suppressed", t.suppressed},
-        {"limit", config_.throttle_alerts},
-        {"interval_s", config_.throttle_interval_s},
-        {"interval_start_us", t.interval_start / 1000},
-    };
-    details.message = std::string(rule.name) + ": " + std::to_string(t.suppressed) +
-                      " more alerts suppressed (limit " + std::to_string(config_.throttle_alerts) + " per " +
-                      std::to_string(config_.throttle_interval_s) + " s); the last one is shown";
-    formatter.format(t.last_suppressed, out, &details);
-    counters_.throttle_summaries += 1;
-    t.suppressed = 0;
+    counters_.alerts_throttled = throttle_.throttled();
+    counters_.throttle_keys_evicted = throttle_.keys_evicted();
+    for (const ThrottleSummary &t : due_) {
+        AlertDetails details;
+        details.group = "throttle";
+        details.counts = {
+            {"suppressed", t.suppressed},
+            {"limit", t.limit},
+            {"interval_s", t.interval_s},
+            {"interval_start_us", t.interval_start_ns / 1000},
+        };
+        details.message = std::string(formatter.rule_of(t.last).name) + ": " + std::to_string(t.suppressed) +
+                          " more alerts" + tracked_key_text(t) + " suppressed (" + throttle_track_name(t.track) + ", limit " +
+                          std::to_string(t.limit) + " per " + std::to_string(t.interval_s) +
+                          " s); the last one is shown";
+        formatter.format(t.last, out, &details);
+        counters_.throttle_summaries += 1;
+    }
+    due_.clear();
 }
 
 bool Detections::idle(const ScanSource &s, uint64_t now_ns) const
@@ -309,13 +317,8 @@ void Detections::tick(uint64_t now_ns, const EcsFormatter &formatter, std::strin
 {
     const uint64_t now = now_ns != 0 ? now_ns : latest_ns_;
     scan_order_.tick(now, [&](const EventRecord &r) { take_attempt(r, formatter, out); });
-    for (auto &[id, t] : throttles_) {
-        if (t.suppressed != 0 && now >= t.interval_start + interval_ns_) {
-            write_summary(t, formatter, out);
-            t.written = 0;
-            t.interval_start = now;
-        }
-    }
+    throttle_.expire(now, due_);
+    write_summaries(formatter, out);
     forget_idle_sources(now);
 }
 
@@ -327,9 +330,8 @@ void Detections::finish(const EcsFormatter &formatter, std::string &out)
         take_waiting(key, sources_.at(key), formatter, out);
     }
     scan_order_.finish([&](const EventRecord &r) { take_attempt(r, formatter, out); });
-    for (auto &[id, t] : throttles_)
-        if (t.suppressed != 0)
-            write_summary(t, formatter, out);
+    throttle_.finish(due_);
+    write_summaries(formatter, out);
 }
 
 void Detections::for_each_counter(const std::function<void(const char *, uint64_t)> &fn) const

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <utility>
 
@@ -13,7 +14,6 @@
 
 #include <rapidjson/encodings.h>
 #include <rapidjson/memorystream.h>
-#include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "flowsentry/community_id.hpp"
@@ -25,10 +25,82 @@ namespace flowsentry {
 
 namespace {
 
-// The validating writer refuses invalid UTF-8 instead of emitting it; strings
-// are also repaired before they reach it (put_string), so it never has to.
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>,
-                                     rapidjson::CrtAllocator, rapidjson::kWriteValidateEncodingFlag>;
+// RapidJSON output straight onto the caller's string: no buffer per
+// document. The string grows ahead of the writer (RapidJSON reserves room
+// before each value, as for its own StringBuffer); finish() trims it.
+class AppendStream {
+public:
+    using Ch = char;
+    explicit AppendStream(std::string &out) : out_(out), len_(out.size()) {}
+    void reserve(size_t n)
+    {
+        if (len_ + n > out_.size())
+            out_.resize(len_ + n + 1024);  // the capacity grows geometrically, the zeroed tail stays short
+    }
+    void put_unchecked(char c) { out_[len_++] = c; }
+    void put_quoted(const char *s, size_t len)
+    {
+        reserve(len + 2);
+        out_[len_++] = '"';
+        std::memcpy(&out_[len_], s, len);
+        len_ += len;
+        out_[len_++] = '"';
+    }
+    void Put(char c)
+    {
+        reserve(1);
+        put_unchecked(c);
+    }
+    void Flush() {}
+    void finish() { out_.resize(len_); }
+
+private:
+    std::string &out_;
+    size_t len_;
+};
+
+// Found by RapidJSON's writer through argument-dependent lookup.
+void PutReserve(AppendStream &s, size_t n) { s.reserve(n); }
+void PutUnsafe(AppendStream &s, char c) { s.put_unchecked(c); }
+
+// RapidJSON's writer, plus strings that need no escaping (nearly all) copied
+// whole instead of byte by byte through its escape table. Every string is
+// valid UTF-8 before it reaches the writer (put_string repairs attacker
+// bytes; keys are our own literals), so the writer does not validate it a
+// second time.
+class JsonWriter : public rapidjson::Writer<AppendStream> {
+public:
+    using Writer::Writer;
+    void plain_string(const char *s, size_t len)
+    {
+        Prefix(rapidjson::kStringType);
+        os_->put_quoted(s, len);
+        EndValue(true);
+    }
+};
+
+// False when every byte of `s` is ASCII from 0x20 on other than '"' and
+// '\\': then JSON needs it as it is. Eight bytes at a time.
+bool needs_escaping(const char *s, size_t len)
+{
+    constexpr uint64_t kOnes = 0x0101010101010101ull;
+    constexpr uint64_t kHigh = 0x8080808080808080ull;
+    // Non-zero when some byte of v is below n (n <= 0x80).
+    const auto has_below = [](uint64_t v, uint64_t n) { return (v - n * kOnes) & ~v & kHigh; };
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        std::memcpy(&w, s + i, 8);
+        if ((w & kHigh) | has_below(w, 0x20) | has_below(w ^ ('"' * kOnes), 1) | has_below(w ^ ('\\' * kOnes), 1))
+            return true;
+    }
+    for (; i < len; ++i) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x80 || c < 0x20 || c == '"' || c == '\\')
+            return true;
+    }
+    return false;
+}
 
 constexpr uint8_t kProtoTcp = 6;
 constexpr uint8_t kProtoUdp = 17;
@@ -74,7 +146,9 @@ bool is_valid_utf8(const char *s, size_t len)
 
 void put_string(JsonWriter &w, const char *s, size_t len)
 {
-    if (is_valid_utf8(s, len)) {
+    if (!needs_escaping(s, len)) {
+        w.plain_string(s, len);
+    } else if (is_valid_utf8(s, len)) {
         w.String(s, static_cast<rapidjson::SizeType>(len));
     } else {
         const std::string fixed = repair_utf8(s, len);
@@ -92,10 +166,10 @@ void put_string(JsonWriter &w, const char *s)
     put_string(w, s, std::char_traits<char>::length(s));
 }
 
-// Key names are our own literals: always valid, never repaired.
+// Key names are our own literals: nothing in them to escape or repair.
 void key(JsonWriter &w, const char *k)
 {
-    w.Key(k, static_cast<rapidjson::SizeType>(std::char_traits<char>::length(k)));
+    w.plain_string(k, std::char_traits<char>::length(k));
 }
 
 void field(JsonWriter &w, const char *k, const char *v)
@@ -219,6 +293,16 @@ void mitre_object(JsonWriter &w, const char *k, const MitreRef *refs, uint8_t co
     w.EndObject();
 }
 
+// `v` as exactly `width` decimal digits, zero-padded (v < 10^width).
+char *put_digits(char *p, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; --i) {
+        p[i] = static_cast<char>('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
 }  // namespace
 
 const char *end_reason_name(EndReason r)
@@ -241,11 +325,23 @@ std::string format_timestamp(uint64_t ns_since_epoch)
     const unsigned micros = static_cast<unsigned>((ns_since_epoch % 1000000000u) / 1000u);
     struct tm tm {};
     gmtime_r(&secs, &tm);
-    char buf[40];
-    const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ",
-                                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                tm.tm_min, tm.tm_sec, micros);
-    return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
+    // By hand, not snprintf: two or three of these per document.
+    char buf[27];
+    char *p = put_digits(buf, static_cast<unsigned>(tm.tm_year + 1900), 4);
+    *p++ = '-';
+    p = put_digits(p, static_cast<unsigned>(tm.tm_mon + 1), 2);
+    *p++ = '-';
+    p = put_digits(p, static_cast<unsigned>(tm.tm_mday), 2);
+    *p++ = 'T';
+    p = put_digits(p, static_cast<unsigned>(tm.tm_hour), 2);
+    *p++ = ':';
+    p = put_digits(p, static_cast<unsigned>(tm.tm_min), 2);
+    *p++ = ':';
+    p = put_digits(p, static_cast<unsigned>(tm.tm_sec), 2);
+    *p++ = '.';
+    p = put_digits(p, micros, 6);
+    *p++ = 'Z';
+    return std::string(buf, static_cast<size_t>(p - buf));
 }
 
 std::string format_ip(uint8_t ip_version, const uint8_t *addr)
@@ -261,24 +357,29 @@ std::string format_ip(uint8_t ip_version, const uint8_t *addr)
 
 EcsFormatter::EcsFormatter(EcsContext ctx) : ctx_(std::move(ctx)) {}
 
+const RuleInfo &EcsFormatter::rule_of(const EventRecord &alert) const
+{
+    if (alert.rule == RuleId::signature && ctx_.signature_rule) {
+        if (const RuleInfo *sig = ctx_.signature_rule(alert.signature_id))
+            return *sig;
+    }
+    return rule_info(alert.rule);
+}
+
 void EcsFormatter::format(const EventRecord &rec, std::string &out, const AlertDetails *details) const
 {
     const bool is_alert = rec.type == EventType::alert;
     const bool is_end = rec.type == EventType::connection_end;
-    const RuleInfo *rule = is_alert ? &rule_info(rec.rule) : nullptr;
+    const RuleInfo *rule = is_alert ? &rule_of(rec) : nullptr;
     const bool is_signature = is_alert && rec.rule == RuleId::signature;
     const bool is_login = is_alert && (rec.rule == RuleId::telnet_cleartext_credentials ||
                                        rec.rule == RuleId::telnet_brute_force);
-    if (is_signature && ctx_.signature_rule) {
-        if (const RuleInfo *sig = ctx_.signature_rule(rec.signature_id))
-            rule = sig;
-    }
 
     const std::string client_ip = format_ip(rec.ip_version, rec.client_addr);
     const std::string server_ip = format_ip(rec.ip_version, rec.server_addr);
 
-    rapidjson::StringBuffer sb;
-    JsonWriter w(sb);
+    AppendStream stream(out);
+    JsonWriter w(stream);
     w.StartObject();
 
     field(w, "@timestamp", format_timestamp(rec.time_ns));
@@ -481,8 +582,7 @@ void EcsFormatter::format(const EventRecord &rec, std::string &out, const AlertD
     }
 
     w.EndObject();
-
-    out.append(sb.GetString(), sb.GetSize());
+    stream.finish();
     out.push_back('\n');
 }
 

@@ -309,6 +309,7 @@ CompiledSignatures::CompiledSignatures(std::vector<Signature> signatures) : sign
     rules_.resize(signatures_.size());
     for (size_t i = 0; i < signatures_.size(); ++i) {
         const Signature &s = signatures_[i];
+        index_by_id_.emplace(s.id, i);
         any_tcp_scope_ |= s.scope == SignatureScope::tcp;
         RuleView &r = rules_[i];
         r.uuid = "flowsentry-sig-" + std::to_string(s.id);
@@ -339,12 +340,16 @@ CompiledSignatures::~CompiledSignatures()
         hs_free_database(db);
 }
 
+const Signature *CompiledSignatures::find(uint32_t id) const
+{
+    const auto it = index_by_id_.find(id);
+    return it == index_by_id_.end() ? nullptr : &signatures_[it->second];
+}
+
 const RuleInfo *CompiledSignatures::rule_for(uint32_t id) const
 {
-    for (size_t i = 0; i < signatures_.size(); ++i)
-        if (signatures_[i].id == id)
-            return &rules_[i].info;
-    return nullptr;
+    const auto it = index_by_id_.find(id);
+    return it == index_by_id_.end() ? nullptr : &rules_[it->second].info;
 }
 
 }  // namespace flowsentry

@@ -12,14 +12,6 @@ namespace {
 
 constexpr uint64_t kNsPerSecond = 1000000000ull;
 
-std::string source_key(uint32_t signature_id, const EventRecord &rec)
-{
-    std::string key(reinterpret_cast<const char *>(&signature_id), sizeof signature_id);
-    key.push_back(static_cast<char>(rec.ip_version));
-    key.append(reinterpret_cast<const char *>(rec.client_addr), sizeof rec.client_addr);
-    return key;
-}
-
 }  // namespace
 
 TelnetControl::TelnetControl(InspectionEngine &engine, uint32_t brute_force_failures, uint32_t brute_force_window_s,
@@ -27,47 +19,52 @@ TelnetControl::TelnetControl(InspectionEngine &engine, uint32_t brute_force_fail
     : engine_(engine),
       brute_force_failures_(brute_force_failures),
       brute_force_window_ns_(brute_force_window_s * kNsPerSecond),
-      max_tracked_(max_tracked)
+      failures_(max_tracked),
+      thresholds_(max_tracked)
 {
 }
 
-bool TelnetControl::count_reaches(std::map<Key, Window> &table, const Key &key, uint64_t now_ns, uint64_t window_ns,
-                                  uint32_t limit)
+bool TelnetControl::count_reaches(WindowTable &table, uint32_t signature_id, const EventRecord &rec,
+                                  uint64_t window_ns, uint32_t limit)
 {
-    auto it = table.find(key);
-    if (it == table.end()) {
-        if (table.size() >= max_tracked_) {
-            // Make room from windows that are over; if none are, this
-            // source goes uncounted (and counted as such).
-            for (auto e = table.begin(); e != table.end();)
-                e = now_ns - e->second.start_ns > window_ns ? table.erase(e) : std::next(e);
-            if (table.size() >= max_tracked_) {
-                ++untracked_;
-                return false;
-            }
+    const uint64_t now_ns = rec.time_ns;
+    const auto over = [now_ns](const Window &w) { return now_ns < w.start_ns || now_ns - w.start_ns > w.window_ns; };
+    Key key;
+    std::memset(&key, 0, sizeof key);
+    key.signature_id = signature_id;
+    key.ip_version = rec.ip_version;
+    std::memcpy(key.client, rec.client_addr, address_length(rec.ip_version));
+    WindowTable::Entry *e = table.find(key);
+    if (e == nullptr) {
+        if (table.full()) {
+            WindowTable::Entry &first = *table.front();
+            if (!over(first.value))
+                ++windows_evicted_;
+            table.erase(first);
         }
-        it = table.emplace(key, Window{now_ns, 0}).first;
+        e = &table.insert(key);
+        e->value = Window{now_ns, window_ns, 0};
     }
-    Window &w = it->second;
-    if (now_ns < w.start_ns || now_ns - w.start_ns > window_ns)
-        w = Window{now_ns, 0};
+    Window &w = e->value;
+    if (over(w)) {
+        w = Window{now_ns, window_ns, 0};
+        table.requeue(*e);
+    }
     if (++w.count < limit)
         return false;
-    w = Window{now_ns, 0};
+    w = Window{now_ns, window_ns, 0};
+    table.requeue(*e);
     return true;
 }
 
 bool TelnetControl::passes_threshold(const EventRecord &rec)
 {
-    for (const Signature &s : engine_.signatures().signatures()) {
-        if (s.id != rec.signature_id)
-            continue;
-        if (s.threshold_count <= 1)
-            return true;
-        return count_reaches(thresholds_, source_key(s.id, rec), rec.time_ns, s.threshold_seconds * kNsPerSecond,
-                             s.threshold_count);
-    }
-    return true;  // from a generation that is gone: written as it is
+    const Signature *s = engine_.signatures().find(rec.signature_id);
+    if (s == nullptr)
+        return true;  // from a generation that is gone: written as it is
+    if (s->threshold_count <= 1)
+        return true;
+    return count_reaches(thresholds_, s->id, rec, s->threshold_seconds * kNsPerSecond, s->threshold_count);
 }
 
 void TelnetControl::process(const EventRecord &rec, const std::function<void(const EventRecord &)> &write)
@@ -77,7 +74,7 @@ void TelnetControl::process(const EventRecord &rec, const std::function<void(con
         write(rec);
     if (is_alert && rec.rule == RuleId::telnet_cleartext_credentials &&
         rec.login_outcome == static_cast<uint8_t>(LoginOutcome::failure) &&
-        count_reaches(failures_, source_key(0, rec), rec.time_ns, brute_force_window_ns_, brute_force_failures_)) {
+        count_reaches(failures_, 0, rec, brute_force_window_ns_, brute_force_failures_)) {
         EventRecord alert = rec;
         alert.rule = RuleId::telnet_brute_force;
         alert.user_name_len = 0;

@@ -1,6 +1,7 @@
 // Configuration: conf/flowsentry.yaml, validated in full before anything starts.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "flowsentry/address_set.hpp"
 #include "flowsentry/decode.hpp"
+#include "flowsentry/rules.hpp"
 
 namespace flowsentry {
 
@@ -50,14 +52,55 @@ enum class ExternalRanges : uint8_t {
     iana,     // the IANA special-purpose registries (and multicast)
 };
 
+// Alert throttling per rule, the way Suricata's `threshold: type limit,
+// track by_src|by_dst|by_both|by_rule` does it: at most `alerts` alerts per
+// `interval_s` seconds for each tracked key (per signature for payload
+// signatures); the rest is counted and reported in a summary per key.
+enum class ThrottleTrack : uint8_t {
+    off,      // every alert is written
+    by_src,   // per client address
+    by_dst,   // per server address
+    by_both,  // per client and server address pair
+    by_rule,  // one budget for the whole rule
+};
+
+struct ThrottleLimit {
+    ThrottleTrack track = ThrottleTrack::by_both;
+    uint32_t alerts = 100;
+    uint32_t interval_s = 300;
+};
+
+// Accepted Telnet connections and logins are the point of the sensor, one
+// alert per connection or attempt: not throttled unless configured.
+inline std::array<ThrottleLimit, kRuleIdCount> default_throttle_limits()
+{
+    std::array<ThrottleLimit, kRuleIdCount> limits{};
+    limits[static_cast<size_t>(RuleId::accepted_telnet_port)].track = ThrottleTrack::off;
+    limits[static_cast<size_t>(RuleId::telnet_cleartext_credentials)].track = ThrottleTrack::off;
+    return limits;
+}
+
+struct ThrottleConfig {
+    std::array<ThrottleLimit, kRuleIdCount> limits = default_throttle_limits();  // by RuleId
+    uint32_t max_keys = 65536;  // keys tracked at once; the oldest is summarised and dropped beyond it
+
+    const ThrottleLimit &limit(RuleId id) const
+    {
+        const size_t i = static_cast<size_t>(id);
+        return limits[i < limits.size() ? i : 0];
+    }
+};
+
+// `track` as written in the configuration (by_src ...), and back.
+const char *throttle_track_name(ThrottleTrack t);
+
 struct DetectionConfig {
     std::vector<Cidr> home_networks;                   // empty: RFC 1918 + RFC 4193
     ExternalRanges external_ranges = ExternalRanges::elastic;
     uint32_t scan_window_s = 60;                       // sliding window per source
     uint32_t scan_destinations = 5;                    // distinct Telnet servers tried in it
     uint32_t scan_max_sources = 65536;                 // sources tracked at once
-    uint32_t throttle_alerts = 100;                    // per rule and interval
-    uint32_t throttle_interval_s = 300;
+    ThrottleConfig throttle;
 };
 
 enum class SinkType : uint8_t { file, stdout_stream, syslog };

@@ -11,8 +11,8 @@
 //     in packet-time order through a reorder buffer (a replay: at the end of
 //     the run, exactly; live: once older than the reorder window), so the
 //     alert does not depend on how sources spread over workers;
-//   - throttling of every alert: per rule at most N per interval, each flow
-//     once; what is held back is counted and reported in a summary alert.
+//   - each alert once per flow, then throttled per rule and tracked key
+//     (alert_throttle.hpp); what is held back is reported in a summary.
 //
 // Time is packet time (the records' time), so a replay gives the same
 // alerts every run.
@@ -22,7 +22,6 @@
 #include <deque>
 #include <functional>
 #include <list>
-#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -30,6 +29,8 @@
 #include <vector>
 
 #include "flowsentry/address_set.hpp"
+#include "flowsentry/alert_throttle.hpp"
+#include "flowsentry/bounded_table.hpp"
 #include "flowsentry/config.hpp"
 #include "flowsentry/ecs_format.hpp"
 #include "flowsentry/event_record.hpp"
@@ -40,9 +41,11 @@ namespace flowsentry {
 
 #define FLOWSENTRY_DETECTION_COUNTERS(X)                                          \
     X(alerts_written)                                                             \
-    X(alerts_throttled)      /* held back by the per-rule limit, in a summary */  \
+    X(alerts_throttled)      /* held back by the per-key limit, in a summary */   \
     X(alerts_duplicate)      /* same rule, same connection again: dropped */      \
     X(throttle_summaries)                                                         \
+    X(throttle_keys_evicted) /* throttle table full: a key summarised early */    \
+    X(alert_keys_forgotten)  /* oldest once-per-flow key dropped for a new one */ \
     X(external_telnet)                                                            \
     X(scan_alerts)                                                                \
     X(scan_attempts)                                                              \
@@ -110,11 +113,18 @@ public:
     void for_each_counter(const std::function<void(const char *name, uint64_t value)> &fn) const;
 
 private:
-    struct Throttle {
-        uint64_t interval_start = 0;
-        uint64_t written = 0;
-        uint64_t suppressed = 0;
-        EventRecord last_suppressed{};
+    // What makes an alert the same alert of the same connection.
+    struct AlertKey {
+        uint64_t start_ns;
+        uint32_t signature_id;
+        uint32_t stream_offset;
+        uint16_t rule;
+        uint16_t client_port;
+        uint16_t server_port;
+        uint8_t direction;
+        uint8_t ip_version;
+        uint8_t client[16];
+        uint8_t server[16];
     };
     struct ScanSource {
         std::deque<std::pair<uint64_t, std::string>> destinations;  // first try in window, address
@@ -140,7 +150,7 @@ private:
     void alert(const EventRecord &rec, const EcsFormatter &formatter, std::string &out,
                const AlertDetails *details = nullptr);
     bool seen_before(const EventRecord &rec);
-    void write_summary(Throttle &t, const EcsFormatter &formatter, std::string &out);
+    void write_summaries(const EcsFormatter &formatter, std::string &out);
     // Drops sources idle for a window, least recently seen first; stops at
     // the first one that is not (amortised O(1) per source).
     void forget_idle_sources(uint64_t now_ns);
@@ -149,13 +159,12 @@ private:
     DetectionConfig config_;
     std::shared_ptr<AddressSet> lists_;
     uint64_t window_ns_;
-    uint64_t interval_ns_;
     uint64_t latest_ns_ = 0;
     uint64_t latest_at_tick_ns_ = 0;  // latest_ns_ when packet_now() last saw it change
     uint64_t wall_at_latest_ns_ = 0;  // the wall clock then
-    std::map<std::pair<RuleId, uint32_t>, Throttle> throttles_;  // by rule and signature
-    std::unordered_set<std::string> recent_alerts_;              // per-flow-once keys
-    std::deque<std::string> recent_order_;
+    AlertThrottle throttle_;
+    std::vector<ThrottleSummary> due_;              // summaries to write, reused
+    BoundedTable<AlertKey, bool> recent_alerts_;    // per-flow-once keys, oldest dropped first
     std::unordered_map<std::string, ScanSource> sources_;
     std::list<std::string> by_last_seen_;  // sources_ keys, least recently seen first
     std::unordered_set<std::string> waiting_sources_;

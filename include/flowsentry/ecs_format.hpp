@@ -45,6 +45,9 @@ class EcsFormatter {
 public:
     explicit EcsFormatter(EcsContext ctx);
 
+    // rule.* of an alert: the loaded pack's entry for a payload signature.
+    const RuleInfo &rule_of(const EventRecord &alert) const;
+
     // Appends one JSON document and a '\n' to `out`.
     void format(const EventRecord &rec, std::string &out, const AlertDetails *details = nullptr) const;
 

@@ -108,4 +108,7 @@ struct EventRecord {
 };
 static_assert(sizeof(EventRecord) % 8 == 0, "ring elements are copied in 8-byte words");
 
+// Bytes of an address held as in EventRecord (IPv4 in the first four).
+constexpr unsigned address_length(uint8_t ip_version) { return ip_version == 6 ? 16 : 4; }
+
 }  // namespace flowsentry

@@ -2,6 +2,7 @@
 // (rule.*, event.severity, event.risk_score, threat.* in the ECS alert).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "flowsentry/event_record.hpp"
@@ -30,6 +31,9 @@ struct RuleInfo {
     const MitreRef *techniques;
     uint8_t technique_count;
 };
+
+// RuleId values, none included: the size of tables indexed by RuleId.
+constexpr size_t kRuleIdCount = static_cast<size_t>(RuleId::telnet_brute_force) + 1;
 
 // Metadata of a rule; every RuleId but none has an entry.
 const RuleInfo &rule_info(RuleId id);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "flowsentry/rules.hpp"
@@ -89,6 +90,8 @@ public:
     const hs_database *database(SignatureStream s) const { return db_[static_cast<int>(s)]; }
     bool any_tcp_scope() const { return any_tcp_scope_; }
 
+    // The signature with this id (not index), or nullptr.
+    const Signature *find(uint32_t id) const;
     // Alert metadata of the signature with this id (not index), or nullptr.
     const RuleInfo *rule_for(uint32_t id) const;
 
@@ -102,6 +105,7 @@ private:
 
     std::vector<Signature> signatures_;
     std::vector<RuleView> rules_;  // by index, pointing into signatures_
+    std::unordered_map<uint32_t, size_t> index_by_id_;  // alerts carry ids; the control thread looks them up
     hs_database *db_[2] = {nullptr, nullptr};
     bool any_tcp_scope_ = false;
 };

@@ -13,10 +13,10 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <string>
 #include <vector>
 
+#include "flowsentry/bounded_table.hpp"
 #include "flowsentry/event_record.hpp"
 #include "flowsentry/inspection_engine.hpp"
 
@@ -37,29 +37,38 @@ public:
 
     uint64_t reloads() const { return reloads_; }
     uint64_t reload_failures() const { return reload_failures_; }
-    uint64_t untracked() const { return untracked_; }  // sources not counted: table full
+    // Windows dropped before their end to make room for another source
+    // (the one whose window started first goes).
+    uint64_t windows_evicted() const { return windows_evicted_; }
 
 private:
     // A count in a fixed window per key; true when it reaches `limit` (then
-    // the window starts over, so one alert per window).
+    // the window starts over, so one alert per window). Queued in the order
+    // the windows started, so the front is the one to drop.
+    struct Key {
+        uint32_t signature_id;  // 0 for brute force
+        uint8_t ip_version;
+        uint8_t zero[3];
+        uint8_t client[16];
+    };
     struct Window {
         uint64_t start_ns;
+        uint64_t window_ns;
         uint32_t count;
     };
-    using Key = std::string;  // signature id (0 for brute force) + client address
+    using WindowTable = BoundedTable<Key, Window>;
     bool passes_threshold(const EventRecord &rec);
-    bool count_reaches(std::map<Key, Window> &table, const Key &key, uint64_t now_ns, uint64_t window_ns,
+    bool count_reaches(WindowTable &table, uint32_t signature_id, const EventRecord &rec, uint64_t window_ns,
                        uint32_t limit);
 
     InspectionEngine &engine_;
     uint32_t brute_force_failures_;
     uint64_t brute_force_window_ns_;
-    size_t max_tracked_;
-    std::map<Key, Window> failures_;
-    std::map<Key, Window> thresholds_;
+    WindowTable failures_;
+    WindowTable thresholds_;
     uint64_t reloads_ = 0;
     uint64_t reload_failures_ = 0;
-    uint64_t untracked_ = 0;
+    uint64_t windows_evicted_ = 0;
 };
 
 }  // namespace flowsentry

@@ -360,6 +360,8 @@ const GeneratedCase kGenerated[] = {
     {"midstream", true, ""},
     {"many_flows", true, ""},
     {"demo", true, ""},
+    // 300 distinct pairs: each gets its accepted-Telnet alert, whatever the throttle.
+    {"telnet_pairs", true, ""},
 };
 
 // gtest prints a failing parameter with this instead of its bytes.

@@ -19,6 +19,9 @@ using flowsentry::load_config;
 using flowsentry::mempool_size;
 using flowsentry::parse_config;
 using flowsentry::PortConfig;
+using flowsentry::rule_info;
+using flowsentry::RuleId;
+using flowsentry::ThrottleTrack;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -147,7 +150,8 @@ TEST(ConfigDefaults, ShippedFileNamesEveryKey)
                             "established:", "closing:", "telnet:", "alert_ring:", "size:",
                             "output:", "path:", "stats:", "interval:", "community_id:", "seed:",
                             "observer:", "hostname:", "defrag:", "max_datagrams:", "max_bytes:",
-                            "max_datagram_size:", "max_fragments_per_datagram:"})
+                            "max_datagram_size:", "max_fragments_per_datagram:", "throttle:", "track:", "max_keys:",
+                            "rules:"})
         EXPECT_THAT(text, HasSubstr(key));
 }
 
@@ -721,13 +725,65 @@ TEST(DetectionConfig, ParsesEveryKey)
     EXPECT_EQ(c.detections.scan_window_s, 30u);
     EXPECT_EQ(c.detections.scan_destinations, 10u);
     EXPECT_EQ(c.detections.scan_max_sources, 100u);
-    EXPECT_EQ(c.detections.throttle_alerts, 5u);
-    EXPECT_EQ(c.detections.throttle_interval_s, 60u);
+    // The old keys: every rule's values, the built-in `off` kept.
+    for (size_t i = 0; i < flowsentry::kRuleIdCount; ++i) {
+        EXPECT_EQ(c.detections.throttle.limits[i].alerts, 5u);
+        EXPECT_EQ(c.detections.throttle.limits[i].interval_s, 60u);
+    }
+    EXPECT_EQ(c.detections.throttle.limit(RuleId::accepted_telnet_port).track, ThrottleTrack::off);
+    EXPECT_EQ(c.detections.throttle.limit(RuleId::mirai_scan_syn).track, ThrottleTrack::by_both);
     const Config defaults = parse_config("", "t.yaml");
     EXPECT_TRUE(defaults.detections.home_networks.empty());
     EXPECT_EQ(defaults.detections.external_ranges, flowsentry::ExternalRanges::elastic);
-    EXPECT_EQ(defaults.detections.throttle_alerts, 100u);
-    EXPECT_EQ(defaults.detections.throttle_interval_s, 300u);
+    for (size_t i = 0; i < flowsentry::kRuleIdCount; ++i) {
+        const auto &l = defaults.detections.throttle.limits[i];
+        const bool unthrottled = static_cast<RuleId>(i) == RuleId::accepted_telnet_port ||
+                                 static_cast<RuleId>(i) == RuleId::telnet_cleartext_credentials;
+        EXPECT_EQ(l.track, unthrottled ? ThrottleTrack::off : ThrottleTrack::by_both) << i;
+        EXPECT_EQ(l.alerts, 100u);
+        EXPECT_EQ(l.interval_s, 300u);
+    }
+    EXPECT_EQ(defaults.detections.throttle.max_keys, 65536u);
+}
+
+TEST(DetectionConfig, ThrottlePerRule)
+{
+    const Config c = parse_config("detections:\n"
+                                  "  throttle:\n"
+                                  "    track: by_src\n"
+                                  "    alerts: 7\n"
+                                  "    max_keys: 1000\n"
+                                  "    rules:\n"
+                                  "      telnet-connection-accepted: {track: by_both, alerts: 2}\n"
+                                  "      signatures: {track: by_rule, interval: 10}\n"
+                                  "      telnet-scan: {track: off}\n",
+                                  "t.yaml");
+    const auto &t = c.detections.throttle;
+    EXPECT_EQ(t.max_keys, 1000u);
+    const auto expect = [&](RuleId id, ThrottleTrack track, uint32_t alerts, uint32_t interval_s) {
+        EXPECT_EQ(t.limit(id).track, track) << rule_info(id).name;
+        EXPECT_EQ(t.limit(id).alerts, alerts) << rule_info(id).name;
+        EXPECT_EQ(t.limit(id).interval_s, interval_s) << rule_info(id).name;
+    };
+    expect(RuleId::accepted_telnet_port, ThrottleTrack::by_both, 2, 300);
+    expect(RuleId::signature, ThrottleTrack::by_rule, 7, 10);
+    expect(RuleId::telnet_scan, ThrottleTrack::off, 7, 300);
+    expect(RuleId::mirai_scan_syn, ThrottleTrack::by_src, 7, 300);
+    expect(RuleId::telnet_cleartext_credentials, ThrottleTrack::off, 7, 300);  // built-in, not listed
+    // Each name in `rules` is the rule's event.action.
+    for (RuleId id : {RuleId::accepted_telnet_port, RuleId::mirai_scan_syn, RuleId::external_telnet,
+                      RuleId::telnet_scan, RuleId::telnet_nonstandard_port, RuleId::telnet_cleartext_credentials,
+                      RuleId::telnet_brute_force}) {
+        const Config one = parse_config(std::string("detections:\n  throttle:\n    rules:\n      ") +
+                                            rule_info(id).action + ": {track: by_dst}\n",
+                                        "t.yaml");
+        EXPECT_EQ(one.detections.throttle.limit(id).track, ThrottleTrack::by_dst) << rule_info(id).action;
+    }
+    // The shipped file's `track: off` as a YAML 1.1 tool writes it back
+    // (scripts/bench.sh and scan-wave.sh load and dump it with PyYAML).
+    const Config dumped = parse_config("detections:\n  throttle:\n    rules:\n      telnet-scan: {track: false}\n",
+                                       "t.yaml");
+    EXPECT_EQ(dumped.detections.throttle.limit(RuleId::telnet_scan).track, ThrottleTrack::off);
 }
 
 TEST(DetectionConfig, ErrorsPointAtTheValue)
@@ -743,7 +799,16 @@ TEST(DetectionConfig, ErrorsPointAtTheValue)
     EXPECT_EQ(error_of("detections:\n  scan: {window: 0}\n"),
               "t.yaml:2:18: detections.scan.window: must be between 1 and 86400 (got 0)");
     EXPECT_EQ(error_of("detections:\n  throttle: {limit: 3}\n"),
-              "t.yaml:2:14: detections.throttle.limit: unknown key (valid keys: alerts, interval)");
+              "t.yaml:2:14: detections.throttle.limit: unknown key (valid keys: track, alerts, interval, max_keys, "
+              "rules)");
+    EXPECT_EQ(error_of("detections:\n  throttle: {track: by_flow}\n"),
+              "t.yaml:2:21: detections.throttle.track: must be off, by_src, by_dst, by_both or by_rule (got by_flow)");
+    EXPECT_EQ(error_of("detections:\n  throttle:\n    rules: {mirai: {track: off}}\n"),
+              "t.yaml:3:13: detections.throttle.rules.mirai: unknown key (valid keys: telnet-connection-accepted, "
+              "mirai-scan-syn, telnet-external-connection, telnet-scan, telnet-nonstandard-port, "
+              "telnet-cleartext-credentials, telnet-brute-force, signatures)");
+    EXPECT_EQ(error_of("detections:\n  throttle:\n    rules: {telnet-scan: {alerts: 0}}\n"),
+              "t.yaml:3:35: detections.throttle.rules.telnet-scan.alerts: must be between 1 and 4294967295 (got 0)");
 }
 
 TEST(DefragConfig, EveryKey)

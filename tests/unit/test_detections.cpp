@@ -486,12 +486,206 @@ TEST(Scan, LivePacketTimeMovesWithTheWallClockFromThePacketsOwnTime)
 
 // ------------------------------------------------------------ throttling
 
-DetectionConfig throttled(uint32_t alerts, uint32_t interval_s)
+// Every rule, the accepted-connection alert included, limited per pair.
+DetectionConfig throttled(uint32_t alerts, uint32_t interval_s, ThrottleTrack track = ThrottleTrack::by_both)
 {
     DetectionConfig config;
-    config.throttle_alerts = alerts;
-    config.throttle_interval_s = interval_s;
+    for (ThrottleLimit &l : config.throttle.limits)
+        l = ThrottleLimit{track, alerts, interval_s};
     return config;
+}
+
+EventRecord mirai_alert(const std::string &client, const std::string &server, uint16_t cport, uint64_t t)
+{
+    EventRecord r = record(EventType::alert, client, cport, server, 23, t);
+    r.rule = RuleId::mirai_scan_syn;
+    return r;
+}
+
+std::string ipv4(uint32_t host_order)
+{
+    const uint32_t a = htonl(host_order);
+    char buf[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &a, buf, sizeof buf);
+    return buf;
+}
+
+// Issue 16: 300 distinct pairs lost 200 accepted-connection alerts to one
+// global budget, 150 logins lost 49 to it.
+TEST(Throttle, DefaultsWriteEveryConnectionAndEveryLogin)
+{
+    Detections d(DetectionConfig{});
+    const EcsFormatter f = formatter(d);
+    std::string out;
+    for (uint32_t i = 0; i < 300; ++i)
+        d.process(accepted_alert(ipv4(0x0a000001 + i), ipv4(0x5db8d801 + i), 40000, kT0 + i * 1000), f, out);
+    // One client logging in 150 times over one connection: each attempt is
+    // its own alert (its offset in the client's stream).
+    for (uint32_t i = 0; i < 150; ++i) {
+        EventRecord login = record(EventType::alert, "10.9.9.9", 41000, "10.8.8.8", 23, kT0 + kSecond + i);
+        login.start_ns = kT0;
+        login.rule = RuleId::telnet_cleartext_credentials;
+        login.login_outcome = 1;
+        login.stream_offset = 100 + i;
+        login.user_name_len = 4;
+        std::memcpy(login.user_name, "root", 4);
+        d.process(login, f, out);
+    }
+    d.finish(f, out);
+    std::map<std::string, size_t> by_rule;
+    size_t with_user = 0;
+    for (const auto &doc : parse_lines(out)) {
+        by_rule[str(doc, "/rule/name")] += 1;
+        with_user += str(doc, "/user/name") == "root";
+    }
+    EXPECT_EQ(by_rule["Accepted Default Telnet Port Connection"], 300u);
+    EXPECT_EQ(by_rule["Connection to External Network via Telnet"], 300u);  // by_both: a pair each
+    EXPECT_EQ(by_rule["Telnet Cleartext Credentials"], 150u);
+    EXPECT_EQ(with_user, 150u);
+    EXPECT_EQ(by_rule.size(), 3u);  // and no summary
+    EXPECT_EQ(d.counters().alerts_throttled, 0u);
+    EXPECT_EQ(d.counters().throttle_summaries, 0u);
+}
+
+TEST(Throttle, ANoisyPairDoesNotHideAnotherPair)
+{
+    Detections d(throttled(100, 300));
+    const EcsFormatter f = formatter(d);
+    std::string out;
+    // 250 alerts of one pair, and after every other one an alert of a new
+    // pair: the new pairs are all written, the noisy one 100 times.
+    size_t others = 0;
+    for (uint32_t i = 0; i < 250; ++i) {
+        d.process(mirai_alert("198.51.100.7", "203.0.113.5", static_cast<uint16_t>(10000 + i), kT0 + i * kSecond), f,
+                  out);
+        if (i % 2 == 0) {
+            d.process(mirai_alert(ipv4(0x0a010000 + i), "203.0.113.5", 20000, kT0 + i * kSecond), f, out);
+            ++others;
+        }
+    }
+    auto docs = parse_lines(out);
+    EXPECT_EQ(docs.size(), 100u + others);
+    size_t noisy = 0;
+    for (const auto &doc : docs)
+        noisy += str(doc, "/source/ip") == "198.51.100.7";
+    EXPECT_EQ(noisy, 100u);
+    EXPECT_EQ(d.counters().alerts_throttled, 150u);
+    // Its summary when its interval is over (300 s after its first alert):
+    // the rule's name, the key, the exact count, the last alert held back.
+    out.clear();
+    d.tick(kT0 + 300 * kSecond, f, out);
+    docs = parse_lines(out);
+    ASSERT_EQ(docs.size(), 1u);
+    EXPECT_EQ(str(docs[0], "/rule/name"), "Mirai-style Telnet Scanner SYN");
+    EXPECT_EQ(num(docs[0], "/flowsentry/throttle/suppressed"), 150u);
+    EXPECT_EQ(num(docs[0], "/flowsentry/throttle/limit"), 100u);
+    EXPECT_EQ(num(docs[0], "/source/port"), 10249u);
+    EXPECT_EQ(str(docs[0], "/message"),
+              "Mirai-style Telnet Scanner SYN: 150 more alerts from 198.51.100.7 to 203.0.113.5 suppressed "
+              "(by_both, limit 100 per 300 s); the last one is shown");
+    out.clear();
+    d.finish(f, out);
+    EXPECT_EQ(out, "");  // the other pairs held nothing back
+}
+
+TEST(Throttle, TrackBySourceAndByDestination)
+{
+    struct Case {
+        ThrottleTrack track;
+        size_t written;    // of 3 clients x 4 servers, 1 alert per key
+        size_t summaries;  // keys that held some back
+    };
+    for (const Case c : {Case{ThrottleTrack::by_src, 3, 3}, Case{ThrottleTrack::by_dst, 4, 4},
+                         Case{ThrottleTrack::by_both, 12, 0}, Case{ThrottleTrack::by_rule, 1, 1},
+                         Case{ThrottleTrack::off, 12, 0}}) {
+        Detections d(throttled(1, 60, c.track));
+        const EcsFormatter f = formatter(d);
+        std::string out;
+        for (uint32_t client = 0; client < 3; ++client)
+            for (uint32_t server = 0; server < 4; ++server)
+                d.process(mirai_alert(ipv4(0x0a000001 + client), ipv4(0x0a000101 + server), 1000, kT0 + server),
+                          f, out);
+        EXPECT_EQ(parse_lines(out).size(), c.written) << throttle_track_name(c.track);
+        out.clear();
+        d.finish(f, out);
+        const auto summaries = parse_lines(out);
+        EXPECT_EQ(summaries.size(), c.summaries) << throttle_track_name(c.track);
+        uint64_t suppressed = 0;
+        for (const auto &s : summaries)
+            suppressed += num(s, "/flowsentry/throttle/suppressed");
+        EXPECT_EQ(suppressed, 12u - c.written) << throttle_track_name(c.track);
+    }
+}
+
+// Issue 16: a payload signature's summary was named "Unknown rule".
+TEST(Throttle, SignatureSummaryNamesTheSignature)
+{
+    Detections d(throttled(1, 60, ThrottleTrack::by_rule));
+    EcsContext ctx;
+    ctx.observer_hostname = "test";
+    ctx.address_lists = d.address_lists();
+    RuleInfo busybox = rule_info(RuleId::mirai_scan_syn);
+    busybox.id = RuleId::signature;
+    busybox.uuid = "flowsentry-sig-7";
+    busybox.name = "BusyBox MIRAI applet probe";
+    ctx.signature_rule = [&](uint32_t id) { return id == 7 ? &busybox : nullptr; };
+    const EcsFormatter f(ctx);
+    std::string out;
+    for (int i = 0; i < 3; ++i) {
+        EventRecord r = record(EventType::alert, "10.0.0.1", static_cast<uint16_t>(1000 + i), "10.0.0.2", 23, kT0 + i);
+        r.rule = RuleId::signature;
+        r.signature_id = 7;
+        d.process(r, f, out);
+    }
+    out.clear();
+    d.finish(f, out);
+    const auto docs = parse_lines(out);
+    ASSERT_EQ(docs.size(), 1u);
+    EXPECT_EQ(str(docs[0], "/rule/name"), "BusyBox MIRAI applet probe");
+    EXPECT_EQ(str(docs[0], "/message"),
+              "BusyBox MIRAI applet probe: 2 more alerts suppressed (by_rule, limit 1 per 60 s); the last one is shown");
+}
+
+TEST(Throttle, AMillionDistinctAlertsKeepTheTablesBounded)
+{
+    // One budget for the rule: every alert but the first is held back, so
+    // the keys of alerts already seen are what grows.
+    Detections d(throttled(1, 86400, ThrottleTrack::by_rule));
+    const EcsFormatter f = formatter(d);
+    std::string out;
+    EventRecord r = mirai_alert("10.0.0.1", "10.0.0.2", 1000, kT0);
+    constexpr uint32_t kAlerts = 1000000;
+    for (uint32_t i = 0; i < kAlerts; ++i) {
+        r.start_ns = kT0 + i;  // a new connection each
+        d.process(r, f, out);
+    }
+    EXPECT_EQ(parse_lines(out).size(), 1u);
+    EXPECT_EQ(d.counters().alerts_throttled, kAlerts - 1);
+    EXPECT_EQ(d.counters().alert_keys_forgotten, kAlerts - 65536);
+    // The oldest keys were forgotten, the newest are still known.
+    r.start_ns = kT0 + kAlerts - 1;
+    d.process(r, f, out);
+    EXPECT_EQ(d.counters().alerts_duplicate, 1u);
+}
+
+TEST(Throttle, FullKeyTableSummarisesTheOldestKeyEarly)
+{
+    DetectionConfig config = throttled(1, 60);
+    config.throttle.max_keys = 4;
+    Detections d(config);
+    const EcsFormatter f = formatter(d);
+    std::string out;
+    // Two alerts each for 6 pairs: the first 4 pairs fill the table; pairs
+    // 5 and 6 push out pairs 1 and 2 with their summaries written then.
+    for (uint32_t pair = 0; pair < 6; ++pair)
+        for (uint16_t n = 0; n < 2; ++n)
+            d.process(mirai_alert(ipv4(0x0a000001 + pair), "10.1.0.1", static_cast<uint16_t>(1000 + n), kT0 + pair), f,
+                      out);
+    EXPECT_EQ(d.counters().throttle_keys_evicted, 2u);
+    EXPECT_EQ(d.counters().throttle_summaries, 2u);
+    d.finish(f, out);
+    EXPECT_EQ(d.counters().throttle_summaries, 6u);
+    EXPECT_EQ(parse_lines(out).size(), 12u);  // 6 written, 6 summaries of 1 each
 }
 
 TEST(Throttle, ExactSuppressedCountsPerRuleAndInterval)

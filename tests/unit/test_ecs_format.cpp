@@ -687,6 +687,28 @@ TEST(EcsFormat, StringsAreEscapedAndRepaired)
     EXPECT_EQ(str(d2, "/observer/ingress/interface/name"), "\xc3\xa9th0");
 }
 
+// Every byte value at every place of a string, in the eight-byte steps of
+// the check for plain strings and in its tail: parsed back, the text is the
+// same (a lone byte from 0x80 on replaced by U+FFFD).
+TEST(EcsFormat, EveryByteAtEveryPlaceIsEscapedOrRepaired)
+{
+    EcsContext ctx = test_context();
+    const EventRecord r = make_record(EventType::connection_start);
+    for (int byte = 1; byte < 256; ++byte) {
+        for (size_t place = 0; place < 19; ++place) {
+            std::string name(19, 'a');
+            name[place] = static_cast<char>(byte);
+            ctx.observer_hostname = name;
+            rapidjson::Document d;
+            parse_line(format_one(r, ctx), d);
+            std::string expected = name;
+            if (byte >= 0x80)
+                expected.replace(place, 1, "\xEF\xBF\xBD");
+            ASSERT_EQ(str(d, "/observer/hostname"), expected) << "byte " << byte << " at " << place;
+        }
+    }
+}
+
 // ------------------------------------------------------------ byte stability
 
 TEST(EcsFormat, SameRecordSameBytes)

@@ -397,3 +397,46 @@ TEST(TelnetControl, BruteForceAndThresholds)
     control.process(sig, write);
     EXPECT_EQ(written.size(), 3u);  // no threshold: every match
 }
+
+TEST(TelnetControl, AMillionSourcesInABoundedTableWindowsStillExact)
+{
+    const std::string pack = ::testing::TempDir() + "/fs_bounded_pack.yaml";
+    std::ofstream(pack) << "signatures:\n  - id: 4\n    name: t\n    pattern: x\n";
+    Config c = inspection_config(pack);
+    InspectionEngine engine(c, 1);
+    TelnetControl control(engine, 2, 10, 1024);
+    size_t brute = 0;
+    auto write = [&](const EventRecord &r) { brute += r.rule == RuleId::telnet_brute_force; };
+    EventRecord failure{};
+    failure.type = EventType::alert;
+    failure.rule = RuleId::telnet_cleartext_credentials;
+    failure.login_outcome = static_cast<uint8_t>(LoginOutcome::failure);
+    failure.ip_version = 4;
+    const uint64_t s = 1000000000ull;
+    // A million sources failing once each within one window: each needs a
+    // place, the one whose window started first makes room.
+    for (uint32_t i = 0; i < 1000000; ++i) {
+        std::memcpy(failure.client_addr, &i, 4);
+        failure.time_ns = 100 * s + i;
+        control.process(failure, write);
+    }
+    EXPECT_EQ(brute, 0u);
+    EXPECT_EQ(control.windows_evicted(), 1000000u - 1024u);
+    // The newest are still counted: a second failure completes their window.
+    uint32_t recent = 999999;
+    std::memcpy(failure.client_addr, &recent, 4);
+    failure.time_ns = 100 * s + 999999 + 10 * s;  // exactly the window after its first failure: still in it
+    control.process(failure, write);
+    EXPECT_EQ(brute, 1u);
+    // One failure at the window's edge and one just past it: no alert.
+    uint32_t other = 2000000;
+    std::memcpy(failure.client_addr, &other, 4);
+    failure.time_ns = 200 * s;
+    control.process(failure, write);
+    failure.time_ns = 210 * s + 1;
+    control.process(failure, write);
+    EXPECT_EQ(brute, 1u);
+    failure.time_ns = 210 * s + 2;  // within 10 s of the window that began at 210 s + 1
+    control.process(failure, write);
+    EXPECT_EQ(brute, 2u);
+}
