@@ -143,6 +143,8 @@ private:
     // A flow leaves the table or its connection ends: an end record if it
     // was accepted, else the attempt's outcome is counted.
     void end_flow(Flow &flow, const FlowKey &key, EndReason reason, uint64_t time_ns);
+    // Payload inspection of the flow is over: held data and end-anchored matches are reported.
+    void end_inspection(Flow &flow, const FlowKey &key, uint64_t time_ns);
     void emit(const EventRecord &rec);
     // Live, a full event ring costs the record, never a stall. Replaying a
     // file, or flushing at the end, there is no line rate to keep up with
