@@ -52,6 +52,10 @@ uint16_t server_port_of(const Flow &flow, const FlowKey &key)
 // most that late (FlowTableParams::lru_period_log2).
 constexpr uint8_t kLruPeriodLog2 = 30;
 
+// How many packets of the side taken for the client of a flow joined
+// mid-stream are checked for what only a Telnet server says.
+constexpr uint32_t kReorientWithinPackets = 16;
+
 constexpr uint64_t seconds_ns(uint32_t s) { return static_cast<uint64_t>(s) * 1000000000ull; }
 
 // Points the worker at the TCP packet being handled for as long as it is.
@@ -386,8 +390,10 @@ Flow *Worker::handle_tcp(const DecodedPacket &pkt, const uint8_t *frame, uint64_
                                                               settings_.is_telnet_port(key.port_hi));
         counters_.midstream[static_cast<int>(how)].add();
     }
+    // Only a flow's first packets are looked at: a server shows itself at
+    // once, and a long mid-stream transfer pays nothing for it.
     if (flow->tcp.state == TcpState::midstream && !flow->tcp.reoriented && pkt.payload_len != 0 &&
-        sender_is_lo == (flow->tcp.client_is_lo != 0) &&
+        sender_is_lo == (flow->tcp.client_is_lo != 0) && flow->packets[side] <= kReorientWithinPackets &&
         looks_like_telnet_server(frame + pkt.payload_offset, pkt.payload_len) && tcp_reorient_midstream(flow->tcp)) {
         counters_.midstream_reoriented.add();
         if (inspector_ != nullptr)
