@@ -238,6 +238,7 @@ DecodeResult parse_tcp(const Cursor &c, DecodedPacket &out, const Step &step) {
     if (malformed != DecodeResult::ok) {
         out.tcp_header_only = 1;
         out.payload_offset = static_cast<uint16_t>(c.end);
+        out.payload_len = 0;  // a tunnel's UDP header above may have set it
         return malformed;
     }
     out.payload_offset = static_cast<uint16_t>(c.off + header_len);

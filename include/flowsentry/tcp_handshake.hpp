@@ -116,7 +116,7 @@ TcpStep tcp_track(TcpConnection &conn, const DecodedPacket &pkt, bool sender_is_
 HandshakeOutcome tcp_unfinished_outcome(const TcpConnection &conn);
 
 // How a flow joined mid-stream (no SYN seen) was oriented; each has a
-// counter `worker.midstream_<name>`. Zeek and Suricata do much the same.
+// counter `midstream.<name>`. Zeek and Suricata do much the same.
 #define FLOWSENTRY_MIDSTREAM_ORIENTATIONS(X)                                  \
     X(service_port)     /* one port is in telnet.ports: its side is the server */ \
     X(well_known_port)  /* one port below 1024, the other not: the server's */ \
