@@ -443,6 +443,22 @@ def counting_tail():
     return c
 
 
+def midstream_reoriented_late():
+    # Telnet on 10023 joined mid-stream: no port tells the server, so the
+    # first sender (the server's IAC WILL ECHO, WILL SGA) is taken for the
+    # client, and inspection starts that way round; the real client's answer
+    # changes nothing; the server's `login:` prompt proves the orientation
+    # wrong. Nothing is accepted (no handshake).
+    c = Capture('midstream_reoriented_late')
+    f = Flow('192.0.2.106', 40601, '198.51.100.90', 10023, 98000, 99000)
+    f.cseq, f.sseq = 98500, 99500
+    c.add([f.data(False, b'\xff\xfb\x01\xff\xfb\x03'), f.data(True, b'\xff\xfd\x01\xff\xfd\x03'),
+           f.data(False, b'\r\nrouter login: '), f.data(True, b'operator\r\n'),
+           f.data(False, b'Password: '), f.data(True, b'hunter22\r\n'),
+           f.data(False, b'\r\nrouter> ')] + f.fin_close())
+    return c
+
+
 def many_flows(rng):
     """300 flows of mixed outcomes, interleaved in a seeded random order."""
     c = Capture('many_flows')
@@ -525,7 +541,7 @@ def main():
                 wrong_synack_ack(),
                 wrong_final_ack(), duplicates(), port_reuse(), client_port_23_to_web(),
                 midstream(), many_flows(rng), demo(), fast_open(), lost_final_ack(), forged_synack(),
-                reuse_after_reset(), mirai_scan_bad_offset(), counting_tail()]
+                reuse_after_reset(), mirai_scan_bad_offset(), counting_tail(), midstream_reoriented_late()]
     for cap in captures:
         cap.write()
         print('%-24s %5d packets, %3d accepted, %3d telnet alerts'

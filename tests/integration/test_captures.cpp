@@ -495,6 +495,7 @@ const GeneratedCase kGenerated[] = {
     {"reuse_after_reset", true, ""},
     {"mirai_scan_bad_offset", true, ""},
     {"counting_tail", true, ""},
+    {"midstream_reoriented_late", true, ""},
 };
 
 // gtest prints a failing parameter with this instead of its bytes.
