@@ -140,7 +140,7 @@ private:
     // Attempt records feed scan detection; only attempts on Telnet ports.
     void report_attempt(const Flow &flow, const FlowKey &key, AttemptPhase phase, HandshakeOutcome outcome,
                         uint64_t time_ns);
-    // A flow leaves the table or its connection ends: an end record if it
+    // A flow leaves the table (or its 5-tuple is reused): an end record if it
     // was accepted, else the attempt's outcome is counted.
     void end_flow(Flow &flow, const FlowKey &key, EndReason reason, uint64_t time_ns);
     // Payload inspection of the flow is over: held data and end-anchored matches are reported.
