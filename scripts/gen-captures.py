@@ -8,7 +8,11 @@ own knowledge of what it built:
     {"accepted": [[client_ip, client_port, server_ip, server_port], ...],
      "telnet_alerts": N,
      "network_type": "ipv4" | "ipv6"   (optional: every document's network.type)
-     "vlan_id": "<outer vid>"          (optional: every document's network.vlan.id)}
+     "vlan_id": "<outer vid>"          (optional: every document's network.vlan.id)
+     "mirai_scan_syns": N              (optional: Mirai-style scanner SYN alerts)
+     "end_counts": [[client_ip, client_port, server_ip, server_port,
+                     client_frames, client_bytes, server_frames, server_bytes], ...]
+                                       (optional: what each connection end counts)}
 The random seed and all packet timestamps are fixed, so the output is
 byte-identical on every run.
 """
@@ -19,7 +23,7 @@ import random
 import sys
 
 from scapy.all import (Dot1AD, Dot1Q, Ether, IP, IPv6, IPv6ExtHdrDestOpt,
-                       IPv6ExtHdrHopByHop, PadN, Raw, TCP, wrpcap)
+                       IPv6ExtHdrHopByHop, PadN, Padding, Raw, TCP, wrpcap)
 
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'data')
 BASE_TIME = 1700000000  # 2023-11-14T22:13:20Z, whole seconds
@@ -320,6 +324,141 @@ def midstream():
     return c
 
 
+def fast_open():
+    # TCP Fast Open (RFC 7413): the SYN carries the client's first bytes. The
+    # first server takes them (its SYN-ACK acknowledges c+1+n), the second
+    # declines them (c+1) and the client sends them again.
+    c = Capture('fast_open')
+    data = b'\xff\xfb\x18\xff\xfb\x1f'  # IAC WILL TTYPE, IAC WILL NAWS
+    for cport, taken in ((40101, True), (40102, False)):
+        f = Flow('192.0.2.101', cport, '198.51.100.23', 23, 31000 + cport, 41000 + cport)
+        syn = f.pkt(True, 'S', seq=f.cisn, payload=data)
+        f.cseq = f.cisn + 1 + (len(data) if taken else 0)
+        synack = f.pkt(False, 'SA', seq=f.sisn, ack=f.cseq)
+        f.sseq = f.sisn + 1
+        pkts = [syn, synack, f.ack()]
+        if not taken:
+            pkts.append(f.data(True, data))
+        c.add(pkts + [f.data(False, b'login: '), f.data(True, b'root\r\n')] + f.fin_close())
+        c.accept(f)
+    return c
+
+
+def lost_final_ack():
+    # The tap lost each client's final ACK. The first server speaks first (a
+    # banner), so the client's next segment acknowledges s+1+banner; the second
+    # client speaks first (ack s+1). The third client acknowledges more than
+    # its server ever sent: not accepted.
+    c = Capture('lost_final_ack')
+    banner = b'\xff\xfd\x18\xff\xfd\x1f\r\nrouter login: '
+    f = Flow('192.0.2.102', 40201, '198.51.100.23', 23, 52000, 62000)
+    f.syn(), f.synack()
+    pkts = [f.pkt(True, 'S', seq=f.cisn), f.pkt(False, 'SA', seq=f.sisn, ack=f.cisn + 1),
+            f.data(False, banner), f.data(True, b'\xff\xfc\x18'), f.data(True, b'admin\r\n')]
+    c.add(pkts + f.fin_close())
+    c.accept(f)
+    g = Flow('192.0.2.102', 40202, '198.51.100.23', 23, 53000, 63000)
+    g.syn(), g.synack()
+    c.add([g.pkt(True, 'S', seq=g.cisn), g.pkt(False, 'SA', seq=g.sisn, ack=g.cisn + 1),
+           g.data(True, b'\xff\xfb\x18'), g.data(False, banner)] + g.fin_close())
+    c.accept(g)
+    h = Flow('192.0.2.102', 40203, '198.51.100.23', 23, 54000, 64000)
+    c.add([h.syn(), h.synack(), h.data(False, banner),
+           h.pkt(True, 'PA', ack=h.sseq + 100, payload=b'admin\r\n')])
+    return c
+
+
+def forged_synack():
+    # Before the real SYN-ACK, one acknowledging a number the client never
+    # sent (forged, or stale from an old connection); the client resets it
+    # with <SEQ=SEG.ACK> and stays in SYN-SENT (RFC 793, RFC 5961). The real
+    # SYN-ACK and the final ACK follow: one connection.
+    c = Capture('forged_synack')
+    f = Flow('192.0.2.103', 40301, '198.51.100.23', 23, 71000, 81000)
+    forged_ack = 0x5eed0001
+    pkts = [f.syn(), f.pkt(False, 'SA', seq=0x0badcafe, ack=forged_ack),
+            f.pkt(True, 'R', seq=forged_ack), f.synack(), f.ack()]
+    c.add(pkts + f.telnet_exchange() + f.fin_close())
+    c.accept(f)
+    return c
+
+
+def reuse_after_reset():
+    # A connection reset by the server, then the same 4-tuple with a new ISN
+    # (retransmitted SYN and SYN-ACK on the way); then a half-open scan of the
+    # same server from another port: two connections, the scan none.
+    c = Capture('reuse_after_reset')
+    f = Flow('192.0.2.104', 40401, '198.51.100.23', 23, 91000, 92000)
+    c.add(f.handshake() + [f.data(False, b'login: '), f.pkt(False, 'RA')])
+    c.accept(f)
+    f.cisn, f.sisn = 2000000000, 93000
+    syn = f.syn()
+    synack = f.synack()
+    c.add([syn, syn.copy(), synack, synack.copy(), f.ack()] + f.telnet_exchange() + f.fin_close(),
+          gap_usec=200000)
+    c.accept(f)
+    scan = Flow('192.0.2.104', 40402, '198.51.100.23', 23, 94000, 95000)
+    c.add([scan.syn(), scan.synack(), scan.pkt(True, 'R', seq=scan.cisn + 1)])
+    return c
+
+
+def mirai_scan_bad_offset():
+    # Mirai-style scanner SYNs (sequence number = destination address) whose
+    # data offset says 24 bytes while the IP datagram holds 20 of TCP: the
+    # option sits in the Ethernet padding, as in scanners' real traffic.
+    c = Capture('mirai_scan_bad_offset')
+    n = 0
+    for host in range(1, 5):
+        dst = '10.30.1.%d' % host
+        seq = int.from_bytes(bytes(int(x) for x in dst.split('.')), 'big')
+        for port in (23, 2323):
+            p = Ether(src=CLIENT_MAC, dst=SERVER_MAC) / IP(src='198.18.0.66', dst=dst, ttl=64, len=40) / \
+                TCP(sport=50000 + host, dport=port, flags='S', seq=seq, window=14600, dataofs=6) / \
+                Padding(load=b'\x02\x04\x05\xb4\x00\x00')
+            c.add([p])
+            n += 1
+    c.extra['mirai_scan_syns'] = n
+    return c
+
+
+def counting_tail():
+    # What a connection end counts: every frame of the connection, each
+    # direction, with its bytes as captured. Here a client segment cut short
+    # of its IP length (a broken copy, as in nDPI's telnet sample), and after
+    # the FIN exchange the last ACK and a late reset.
+    c = Capture('counting_tail')
+    f = Flow('192.0.2.105', 40501, '198.51.100.23', 23, 96000, 97000)
+    pkts = f.handshake() + f.telnet_exchange()
+    whole = f.data(True, b'ls -l /tmp\r\n')
+    pkts += [whole, Ether(bytes(whole)[:14 + 20 + 20])]
+    pkts += [f.ack(False)] + f.fin_close() + [f.pkt(True, 'R')]
+    c.add(pkts)
+    c.accept(f)
+    counts = [0, 0, 0, 0]
+    for p in pkts:
+        side = 0 if p[IP].src == f.cli else 2
+        counts[side] += 1
+        counts[side + 1] += len(bytes(p))
+    c.extra['end_counts'] = [f.tuple() + counts]
+    return c
+
+
+def midstream_reoriented_late():
+    # Telnet on 10023 joined mid-stream: no port tells the server, so the
+    # first sender (the server's IAC WILL ECHO, WILL SGA) is taken for the
+    # client, and inspection starts that way round; the real client's answer
+    # changes nothing; the server's `login:` prompt proves the orientation
+    # wrong. Nothing is accepted (no handshake).
+    c = Capture('midstream_reoriented_late')
+    f = Flow('192.0.2.106', 40601, '198.51.100.90', 10023, 98000, 99000)
+    f.cseq, f.sseq = 98500, 99500
+    c.add([f.data(False, b'\xff\xfb\x01\xff\xfb\x03'), f.data(True, b'\xff\xfd\x01\xff\xfd\x03'),
+           f.data(False, b'\r\nrouter login: '), f.data(True, b'operator\r\n'),
+           f.data(False, b'Password: '), f.data(True, b'hunter22\r\n'),
+           f.data(False, b'\r\nrouter> ')] + f.fin_close())
+    return c
+
+
 def many_flows(rng):
     """300 flows of mixed outcomes, interleaved in a seeded random order."""
     c = Capture('many_flows')
@@ -415,7 +554,9 @@ def main():
                 vlan_qinq(), rejected(), no_reply(), half_open(), half_open_rst_ack(),
                 wrong_synack_ack(),
                 wrong_final_ack(), duplicates(), port_reuse(), client_port_23_to_web(),
-                midstream(), many_flows(rng), demo(), telnet_pairs()]
+                midstream(), many_flows(rng), demo(), fast_open(), lost_final_ack(), forged_synack(),
+                reuse_after_reset(), mirai_scan_bad_offset(), counting_tail(), midstream_reoriented_late(),
+                telnet_pairs()]
     for cap in captures:
         cap.write()
         print('%-24s %5d packets, %3d accepted, %3d telnet alerts'

@@ -104,6 +104,18 @@ def mirai_capture(name, port, commands, nonstandard=False):
     return cap, truth
 
 
+def mirai_midstream(name, port):
+    """Mirai's session seen from after the handshake (the tap joined late):
+    the server speaks first. On 23 (telnet.ports) the port names the server;
+    on 2323 nothing does until the server's IAC DO TERMINAL-TYPE."""
+    cap, truth = Capture(name), Truth()
+    f = Flow('203.0.113.67', 40125, '10.10.0.24', port, 0x33330000, 0x44440000)
+    cap.add(mirai_session(f, in_order)[3:])
+    truth.flow(f, MIRAI_SIGNATURES, [['root', 'success']])
+    truth.passwords.append('xc3511')
+    return cap, truth
+
+
 def in_order(f):
     return client_segments(f, MIRAI_COMMANDS)
 
@@ -215,7 +227,8 @@ def main():
             mirai_capture('telnet_mirai_1byte', 23, one_byte_segments),
             mirai_capture('telnet_mirai_iac_nop', 23, with_iac_commands),
             mirai_capture('telnet_mirai_out_of_order', 23, out_of_order),
-            login_retry(), brute_force(), http_lookalike(), nonstandard_port()]
+            login_retry(), brute_force(), http_lookalike(), nonstandard_port(),
+            mirai_midstream('telnet_mirai_midstream_23', 23), mirai_midstream('telnet_mirai_midstream_2323', 2323)]
     for cap, truth in made:
         truth.write(cap)
         print('%-28s %4d packets, %d flows' % (cap.name, len(cap.packets), len(truth.flows)), file=sys.stderr)

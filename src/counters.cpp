@@ -15,6 +15,8 @@ void for_each_counter(const WorkerCounters &c,
         fn("layer", tunnel_type_name(static_cast<TunnelType>(i)), c.layer[i].get());
     for (int i = 0; i < static_cast<int>(HandshakeOutcome::count_); ++i)
         fn("handshake", handshake_outcome_name(static_cast<HandshakeOutcome>(i)), c.handshake[i].get());
+    for (int i = 0; i < static_cast<int>(MidstreamOrientation::count_); ++i)
+        fn("midstream", midstream_orientation_name(static_cast<MidstreamOrientation>(i)), c.midstream[i].get());
 #define FLOWSENTRY_VISIT(name) fn("defrag", #name, c.defrag.name.get());
     FLOWSENTRY_DEFRAG_COUNTERS(FLOWSENTRY_VISIT)
 #undef FLOWSENTRY_VISIT

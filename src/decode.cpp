@@ -122,7 +122,15 @@ struct Step {
     const DecodeOptions &options;
     Layer next;
     uint8_t enclosing = 0;  // length fields recorded in out.fragment so far
+    // An IP length longer than the frame, let through to read the TCP header
+    // (see decode_packet in decode.hpp): the result the packet ends with.
+    DecodeResult cut_short = DecodeResult::ok;
 };
+
+// A datagram whose length field claims more than the frame holds is read
+// over what the frame holds only for the TCP header of an unfragmented one:
+// its flow and numbers still count, its payload is never inspected.
+bool may_read_cut_short(uint8_t l4_proto, bool fragment) { return l4_proto == IPPROTO_TCP && !fragment; }
 
 // Remembers a length field that encloses whatever comes next, in case the
 // innermost IP header turns out to be a fragment (FragmentInfo).
@@ -205,13 +213,15 @@ DecodeResult parse_ethernet(Cursor &c, DecodedPacket &out, Step &step) {
 
 // TCP header: ports, sequence numbers, flags, and where the payload is.
 // `c` spans exactly the IP payload.
-DecodeResult parse_tcp(const Cursor &c, DecodedPacket &out) {
+DecodeResult parse_tcp(const Cursor &c, DecodedPacket &out, const Step &step) {
+    // A datagram cut short fails as such unless its fixed TCP fields are there.
+    const bool cut_short = step.cut_short != DecodeResult::ok;
     if (c.avail() < kTcpMinHeaderLen)
-        return DecodeResult::tcp_truncated;
+        return cut_short ? step.cut_short : DecodeResult::tcp_truncated;
     const uint8_t *h = c.at();
     const uint32_t header_len = (uint32_t{h[12]} >> 4) * 4;
-    if (header_len < kTcpMinHeaderLen || header_len > c.avail())
-        return DecodeResult::tcp_bad_data_offset;
+    if (header_len < kTcpMinHeaderLen)
+        return cut_short ? step.cut_short : DecodeResult::tcp_bad_data_offset;
 
     out.src_port = load_be16(h);
     out.dst_port = load_be16(h + 2);
@@ -220,6 +230,17 @@ DecodeResult parse_tcp(const Cursor &c, DecodedPacket &out) {
     // Byte 13 holds CWR ECE URG ACK PSH RST SYN FIN; the NS bit in byte 12
     // is not needed by anything downstream.
     out.tcp_flags = h[13];
+    // Options running past the IP payload (Mirai-style scanners leave them
+    // in the Ethernet padding), or a datagram cut short: the fixed fields
+    // above were read whole, the payload is not trusted.
+    const DecodeResult malformed =
+        cut_short ? step.cut_short : header_len > c.avail() ? DecodeResult::tcp_bad_data_offset : DecodeResult::ok;
+    if (malformed != DecodeResult::ok) {
+        out.tcp_header_only = 1;
+        out.payload_offset = static_cast<uint16_t>(c.end);
+        out.payload_len = 0;  // a tunnel's UDP header above may have set it
+        return malformed;
+    }
     out.payload_offset = static_cast<uint16_t>(c.off + header_len);
     out.payload_len = static_cast<uint16_t>(c.avail() - header_len);
     return DecodeResult::ok;
@@ -302,9 +323,17 @@ DecodeResult parse_ipv4(Cursor &c, DecodedPacket &out, Step &step) {
     const uint32_t header_len = uint32_t{h[0] & 0x0Fu} * 4;
     if (header_len < kIpv4MinHeaderLen || header_len > c.avail())
         return DecodeResult::ipv4_bad_header_length;
-    const uint32_t total_len = load_be16(h + 2);
-    if (total_len < header_len || total_len > c.avail())
+    const uint16_t flags_offset = load_be16(h + 6);
+    const bool fragment = (flags_offset & 0x3FFF) != 0;  // MF or a fragment offset
+    uint32_t total_len = load_be16(h + 2);
+    if (total_len < header_len)
         return DecodeResult::ipv4_bad_total_length;
+    if (total_len > c.avail()) {
+        if (!may_read_cut_short(h[9], fragment))
+            return DecodeResult::ipv4_bad_total_length;
+        step.cut_short = DecodeResult::ipv4_bad_total_length;
+        total_len = c.avail();
+    }
 
     out.ip_version = 4;
     out.ip_len = static_cast<uint16_t>(total_len);
@@ -316,8 +345,7 @@ DecodeResult parse_ipv4(Cursor &c, DecodedPacket &out, Step &step) {
 
     // Every fragment, the first one included, goes to the reassembler: the
     // first one's transport header alone would give a flow half a payload.
-    const uint16_t flags_offset = load_be16(h + 6);
-    if ((flags_offset & 0x3FFF) != 0) {  // MF or a fragment offset
+    if (fragment) {
         FragmentInfo &f = out.fragment;
         f.ip_offset = static_cast<uint16_t>(c.off);
         f.header_len = static_cast<uint16_t>(header_len);
@@ -397,9 +425,13 @@ DecodeResult parse_ipv6(Cursor &c, DecodedPacket &out, Step &step) {
         return DecodeResult::ipv6_bad_version;
     // Zero means a jumbogram (hop-by-hop jumbo option); it cannot occur on a
     // single Ethernet frame we accept, so it is treated as malformed.
-    const uint32_t payload_len = load_be16(h + 4);
-    if (payload_len == 0 || kIpv6HeaderLen + payload_len > c.avail())
+    uint32_t payload_len = load_be16(h + 4);
+    if (payload_len == 0)
         return DecodeResult::ipv6_bad_payload_length;
+    if (kIpv6HeaderLen + payload_len > c.avail()) {
+        step.cut_short = DecodeResult::ipv6_bad_payload_length;  // settled once the transport is known
+        payload_len = c.avail() - kIpv6HeaderLen;
+    }
 
     out.ip_version = 6;
     out.ip_len = static_cast<uint16_t>(kIpv6HeaderLen + payload_len);
@@ -412,6 +444,9 @@ DecodeResult parse_ipv6(Cursor &c, DecodedPacket &out, Step &step) {
     uint8_t next_header = h[6];
     const DecodeResult walked = walk_ipv6_ext_headers(c, next_header, ip_offset, out.fragment);
     out.l4_proto = next_header;
+    if (step.cut_short != DecodeResult::ok &&
+        !may_read_cut_short(next_header, walked == DecodeResult::ipv6_fragment))
+        return step.cut_short;
     if (walked == DecodeResult::ipv6_fragment)
         out.fragment.enclosing_count = step.enclosing;
     if (walked != DecodeResult::ok)
@@ -578,6 +613,7 @@ DecodeResult decode_packet(const uint8_t *frame, uint32_t len, DecodedPacket &ou
     // bookkeeping; the tunnel context is zeroed only when a tunnel is entered.
     std::memset(&out, 0, offsetof(DecodedPacket, layers));
     Cursor c{frame, 0, len < kMaxFrameLen ? len : kMaxFrameLen};
+    out.frame_len = static_cast<uint16_t>(c.end);
     Step step{options, Layer::ethernet};
 
     // Each pass parses one layer. Only tunnel layers lead back to an outer
@@ -595,7 +631,7 @@ DecodeResult decode_packet(const uint8_t *frame, uint32_t len, DecodedPacket &ou
             r = parse_ipv6(c, out, step);
             break;
         case Layer::tcp:
-            return parse_tcp(c, out);
+            return parse_tcp(c, out, step);
         case Layer::udp: {
             bool done = false;
             r = parse_udp(c, out, step, done);

@@ -283,7 +283,7 @@ void PayloadInspector::scan(uint32_t slot, unsigned dir, SignatureStream kind, c
     }
 }
 
-void PayloadInspector::close_streams(uint32_t slot, FindingSink &sink)
+void PayloadInspector::close_streams(uint32_t slot, FindingSink *sink)
 {
     const InspectionGeneration::PerWorker &pw = gen_->workers[worker_id_];
     for (unsigned dir = 0; dir < 2; ++dir) {
@@ -292,11 +292,12 @@ void PayloadInspector::close_streams(uint32_t slot, FindingSink &sink)
             if (stream == nullptr)
                 continue;
             const Direction &d = states_[slot].dir[dir];
-            MatchContext ctx{gen_->signatures.get(), &sink, kind == SignatureStream::raw ? d.raw_base : d.data_base,
+            MatchContext ctx{gen_->signatures.get(), sink, kind == SignatureStream::raw ? d.raw_base : d.data_base,
                              static_cast<uint8_t>(dir), states_[slot].telnet != 0};
             // Reset, not close: the stream stays allocated for the next flow;
             // matches anchored at the end of data are reported now.
-            if (hs_reset_stream(stream, 0, pw.scratch, d.stopped ? nullptr : on_match, &ctx) != HS_SUCCESS)
+            if (hs_reset_stream(stream, 0, pw.scratch, d.stopped || sink == nullptr ? nullptr : on_match, &ctx) !=
+                HS_SUCCESS)
                 counters_.inspect_scan_errors.add();
         }
     }
@@ -313,10 +314,29 @@ void PayloadInspector::on_flow_end(Flow &flow, FindingSink &sink)
         Delivery delivery(*this, slot, dir, sink);
         reassembler_.finish(s.dir[dir].reasm, delivery);
     }
-    close_streams(slot, sink);
+    close_streams(slot, &sink);
     LoginFindings logins(sink, counters_, s.dir[kToServer].data_offset);
     login_flow_end(s.login, logins);
-    s.in_use = 0;
+    free_state(flow);
+}
+
+void PayloadInspector::on_reoriented(Flow &flow)
+{
+    if (flow.inspect_slot == 0)
+        return;
+    // Its streams were fed with the sides the wrong way round: what they
+    // hold is dropped (counted), and the next segment starts inspection over.
+    const uint32_t slot = flow.inspect_slot - 1;
+    for (Direction &d : states_[slot].dir)
+        reassembler_.release(d.reasm);
+    close_streams(slot, nullptr);
+    free_state(flow);
+}
+
+void PayloadInspector::free_state(Flow &flow)
+{
+    const uint32_t slot = flow.inspect_slot - 1;
+    states_[slot].in_use = 0;
     free_.push_back(slot);
     flow.inspect_slot = 0;
 }

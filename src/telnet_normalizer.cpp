@@ -21,6 +21,14 @@ enum TelnetPhase : uint8_t {
 // assigned in the early RFCs that every Telnet stack negotiates first.
 constexpr uint8_t kMaxCommonOption = 39;
 
+// Options only a client provides: a server asks for them with IAC DO.
+bool is_client_provided_option(uint8_t option)
+{
+    constexpr uint8_t terminal_type = 24, naws = 31, x_display_location = 35, environ = 36, new_environ = 39;
+    return option == terminal_type || (option >= naws && option <= x_display_location) || option == environ ||
+           option == new_environ;
+}
+
 }  // namespace
 
 size_t telnet_normalize(TelnetNormalizerState &st, const uint8_t *in, size_t len, uint8_t *out,
@@ -128,6 +136,27 @@ bool looks_like_telnet_negotiation(const uint8_t *p, size_t len)
         }
     }
     return negotiations >= 2;
+}
+
+bool looks_like_telnet_server(const uint8_t *p, size_t len)
+{
+    static constexpr char kPrompt[] = "login";  // before the ':'
+    constexpr size_t kPromptLen = sizeof kPrompt - 1;
+    size_t i = find_either(p, len, telnet::iac, ':');
+    while (i < len) {
+        if (p[i] == telnet::iac) {
+            if (i + 2 < len && p[i + 1] == telnet::do_ && is_client_provided_option(p[i + 2]))
+                return true;
+        } else if (i >= kPromptLen) {
+            size_t k = 0;
+            while (k < kPromptLen && (p[i - kPromptLen + k] | 0x20) == kPrompt[k])
+                ++k;
+            if (k == kPromptLen)
+                return true;
+        }
+        i += 1 + find_either(p + i + 1, len - i - 1, telnet::iac, ':');
+    }
+    return false;
 }
 
 }  // namespace flowsentry

@@ -62,6 +62,10 @@ uint16_t server_port_of(const Flow &flow, const FlowKey &key)
 // most that late (FlowTableParams::lru_period_log2).
 constexpr uint8_t kLruPeriodLog2 = 30;
 
+// How many packets of the side taken for the client of a flow joined
+// mid-stream are checked for what only a Telnet server says.
+constexpr uint32_t kReorientWithinPackets = 16;
+
 constexpr uint64_t seconds_ns(uint32_t s) { return static_cast<uint64_t>(s) * 1000000000ull; }
 
 // Points the worker at the TCP packet being handled for as long as it is.
@@ -261,7 +265,7 @@ uint16_t Worker::receive_bulk(rte_mbuf *const *pkts, uint16_t n, const RxQueue &
             s.time_ns = clock_.packet_time(m);
             clock_.advance(s.time_ns);
             s.result = decode_counted(s.frame, s.len, s.pkt);
-            s.tcp = s.result == DecodeResult::ok && s.pkt.l4_proto == IPPROTO_TCP;
+            s.tcp = tcp_fields_usable(s.result, s.pkt);
             if (s.tcp) {
                 make_flow_ref(s.pkt, s.ref);
                 uint8_t &latest = seen[s.ref.hash & (kSeenSlots - 1)];
@@ -337,6 +341,7 @@ DecodeResult Worker::decode_counted(const uint8_t *frame, uint32_t len, DecodedP
 {
     const DecodeResult r = decode_packet(frame, len, pkt, settings_.decode);
     counters_.decode[static_cast<int>(r)].add();
+    counters_.tcp_header_only.add(pkt.tcp_header_only);
     for (unsigned i = 0; i < pkt.tunnel_layers; ++i)
         counters_.layer[static_cast<int>(pkt.layers[i])].add();
     return r;
@@ -362,16 +367,15 @@ void Worker::handle_decoded(DecodeResult r, const DecodedPacket &pkt, const uint
         }
         return;
     }
-    if (r != DecodeResult::ok)
-        return;
-    if (pkt.l4_proto != IPPROTO_TCP) {
-        counters_.udp_packets.add();
+    if (tcp_fields_usable(r, pkt)) {
+        counters_.tcp_packets.add();
+        FlowRef ref;
+        make_flow_ref(pkt, ref);
+        handle_tcp(pkt, frame, time_ns, port_id, ref, flows_->lookup(ref.key, ref.hash));
         return;
     }
-    counters_.tcp_packets.add();
-    FlowRef ref;
-    make_flow_ref(pkt, ref);
-    handle_tcp(pkt, frame, time_ns, port_id, ref, flows_->lookup(ref.key, ref.hash));
+    if (r == DecodeResult::ok)
+        counters_.udp_packets.add();
 }
 
 Flow *Worker::handle_tcp(const DecodedPacket &pkt, const uint8_t *frame, uint64_t time_ns, uint16_t port_id,
@@ -413,11 +417,27 @@ Flow *Worker::handle_tcp(const DecodedPacket &pkt, const uint8_t *frame, uint64_
 
     const int side = sender_is_lo ? 0 : 1;
     flow->packets[side] += 1;
-    flow->bytes[side] += pkt.ip_len;
+    flow->bytes[side] += pkt.frame_len;  // what tshark's conversations count
     flows_->touch(*flow, time_ns);
 
     if (flow->tcp.state == TcpState::syn_sent && (before != TcpState::syn_sent || step.event == TcpEvent::reused))
         on_attempt_opened(*flow, key, pkt, time_ns);
+
+    if (step.event == TcpEvent::attempt_failed && step.outcome == HandshakeOutcome::midstream) {
+        const MidstreamOrientation how = tcp_orient_midstream(flow->tcp, key.port_lo, key.port_hi,
+                                                              settings_.is_telnet_port(key.port_lo),
+                                                              settings_.is_telnet_port(key.port_hi));
+        counters_.midstream[static_cast<int>(how)].add();
+    }
+    // Only a flow's first packets are looked at: a server shows itself at
+    // once, and a long mid-stream transfer pays nothing for it.
+    if (flow->tcp.state == TcpState::midstream && !flow->tcp.reoriented && pkt.payload_len != 0 &&
+        sender_is_lo == (flow->tcp.client_is_lo != 0) && flow->packets[side] <= kReorientWithinPackets &&
+        looks_like_telnet_server(frame + pkt.payload_offset, pkt.payload_len) && tcp_reorient_midstream(flow->tcp)) {
+        counters_.midstream_reoriented.add();
+        if (inspector_ != nullptr)
+            inspector_->on_reoriented(*flow);
+    }
 
     if (inspector_ != nullptr && pkt.payload_len != 0) {
         const uint16_t server_port = server_port_of(*flow, key);
@@ -437,11 +457,11 @@ Flow *Worker::handle_tcp(const DecodedPacket &pkt, const uint8_t *frame, uint64_
             report_attempt(*flow, key, AttemptPhase::failed, step.outcome, time_ns);
         break;
     case TcpEvent::closed:
+        // Inspection ends with the connection; the end record waits until
+        // the flow leaves the table (end_flow), so that the last ACK and any
+        // reset after the close are counted in it too.
         counters_.flows_closed.add();
-        end_flow(*flow, key,
-                 (flow->tcp.history & (history::client_rst | history::server_rst)) ? EndReason::reset
-                                                                                     : EndReason::closed,
-                 time_ns);
+        end_inspection(*flow, key, time_ns);
         break;
     case TcpEvent::none:
     case TcpEvent::reused:
@@ -550,12 +570,17 @@ void Worker::serve_watches(uint64_t now_ns)
     }
 }
 
+void Worker::end_inspection(Flow &flow, const FlowKey &key, uint64_t time_ns)
+{
+    if (inspector_ == nullptr)
+        return;
+    auto sink = findings_to([&](const Finding &f) { emit_finding(flow, key, time_ns, f); });
+    inspector_->on_flow_end(flow, sink);
+}
+
 void Worker::end_flow(Flow &flow, const FlowKey &key, EndReason reason, uint64_t time_ns)
 {
-    if (inspector_ != nullptr) {
-        auto sink = findings_to([&](const Finding &f) { emit_finding(flow, key, time_ns, f); });
-        inspector_->on_flow_end(flow, sink);
-    }
+    end_inspection(flow, key, time_ns);
     if (!tcp_was_accepted(flow.tcp)) {
         // Failures that were final when they happened are counted already.
         const TcpState s = flow.tcp.state;
@@ -569,6 +594,9 @@ void Worker::end_flow(Flow &flow, const FlowKey &key, EndReason reason, uint64_t
     if (flow.end_reported)
         return;
     flow.end_reported = 1;
+    if (flow.tcp.state == TcpState::closed)  // however long it stayed after the close
+        reason = (flow.tcp.history & (history::client_rst | history::server_rst)) ? EndReason::reset
+                                                                                  : EndReason::closed;
     EventRecord rec;
     fill_record(rec, EventType::connection_end, flow, key, time_ns);
     rec.end_reason = reason;

@@ -30,6 +30,7 @@ private:
     X(rx_scattered)         /* frame spread over mbufs, copied whole (scatter) */ \
     X(busy_cycles)          /* TSC cycles spent on received bursts */         \
     X(tcp_packets)                                                            \
+    X(tcp_header_only)      /* of those, malformed past the fixed TCP header: not inspected */ \
     X(udp_packets)          /* decoded and counted; no UDP flow state */      \
     X(flows_created)                                                          \
     X(flows_expired)                                                          \
@@ -44,6 +45,7 @@ private:
     X(events_attempt)       /* attempt records handed to the control thread */ \
     X(document_drops)       /* document ring full: a connection or alert lost */ \
     X(scan_record_drops)    /* scan ring full: an attempt record lost (bookkeeping) */ \
+    X(midstream_reoriented) /* joined mid-stream, then payload proved the server the other side */ \
     FLOWSENTRY_INSPECTION_COUNTERS(X)
 
 // Payload inspection (payload_inspector.hpp, stream_reassembly.hpp): every
@@ -123,6 +125,7 @@ struct WorkerCounters {
     Counter decode[static_cast<int>(DecodeResult::count_)];
     Counter layer[static_cast<int>(TunnelType::count_)];  // tunnel layers seen; [none] unused
     Counter handshake[static_cast<int>(HandshakeOutcome::count_)];
+    Counter midstream[static_cast<int>(MidstreamOrientation::count_)];  // flows joined mid-stream, by orientation
 };
 
 // Visits every counter as ("decode.ipv4_truncated", value) and so on, in a

@@ -183,6 +183,8 @@ struct DecodedPacket {
     uint32_t ack;
     uint16_t payload_offset;      // from the start of the frame
     uint16_t payload_len;         // L4 payload, Ethernet padding excluded
+    uint16_t frame_len;           // bytes of the frame as received (at most 65535)
+    uint8_t tcp_header_only;      // malformed TCP packet whose header fields were read whole (tcp_fields_usable)
     uint8_t tunnel_layers;        // tunnel layers entered, outermost first in `layers`
     TunnelType layers[kMaxTunnelDepth];
     TunnelContext tunnel;         // when tunnel_layers != 0
@@ -192,10 +194,24 @@ struct DecodedPacket {
 // Fills `out` and returns ok, or the reason the packet is not inspected.
 // On ipv4_fragment / ipv6_fragment, `out` holds what the fragment shows:
 // addresses, ip_version, VLAN tags, l4_proto (of the reassembled datagram),
-// ip_len and `fragment`; no ports. On any other non-ok result the contents of
-// `out` are unspecified, except `tunnel_layers`/`layers`: the layers entered
-// before the failure (each is counted as seen).
+// ip_len and `fragment`; no ports. A TCP packet that is malformed only past
+// its fixed header fields (an IP length longer than the frame, a data offset
+// running past the IP payload: what scanners and broken copies send) returns
+// that error with `tcp_header_only` set and everything but the payload filled
+// (payload_len 0, ip_len what the frame holds): it still counts for its flow,
+// the handshake and the scan detections, and is not inspected. On any other
+// non-ok result the contents of `out` are unspecified, except
+// `tunnel_layers`/`layers`: the layers entered before the failure (each is
+// counted as seen).
 DecodeResult decode_packet(const uint8_t *frame, uint32_t len, DecodedPacket &out,
                            const DecodeOptions &options = kDefaultDecodeOptions);
+
+// A TCP packet whose flow, flags and numbers can be used: decoded whole, or
+// malformed past its fixed header (see decode_packet).
+inline bool tcp_fields_usable(DecodeResult r, const DecodedPacket &pkt)
+{
+    constexpr uint8_t kIpProtoTcp = 6;
+    return r == DecodeResult::ok ? pkt.l4_proto == kIpProtoTcp : pkt.tcp_header_only != 0;
+}
 
 }  // namespace flowsentry

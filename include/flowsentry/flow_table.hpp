@@ -29,7 +29,7 @@ enum class TimeoutClass : uint8_t { attempt, established, closing, count_ };
 // The LRU list a flow is on, in eviction order: earlier lists go first.
 enum class FlowList : uint8_t {
     attempt_over,  // rejected or half-open: outcome already counted
-    closed,        // accepted and finished: end record already written
+    closed,        // accepted and finished: the end record waits only for its last packets
     midstream,     // joined late: never yields a document
     unanswered,    // SYN seen, nothing from the server yet
     answered,      // matching SYN-ACK seen, final ACK awaited

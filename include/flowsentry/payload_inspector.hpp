@@ -70,6 +70,10 @@ public:
     // are closed (end-anchored matches reported) and the state is freed.
     void on_flow_end(Flow &flow, FindingSink &sink);
 
+    // A flow joined mid-stream was re-oriented (tcp_reorient_midstream):
+    // its inspection state, fed by the old directions, is dropped.
+    void on_reoriented(Flow &flow);
+
     // The worker's quiescent point (once per poll loop): adopt a newer
     // generation, then tell RCU this worker holds no reference to older ones.
     void quiescent();
@@ -104,7 +108,9 @@ private:
     void deliver(uint32_t slot, unsigned dir, const uint8_t *data, uint32_t len, FindingSink &sink);
     void scan(uint32_t slot, unsigned dir, SignatureStream kind, const uint8_t *data, uint32_t len,
               FindingSink &sink);
-    void close_streams(uint32_t slot, FindingSink &sink);
+    // Resets the flow's streams; end-anchored matches go to `sink` unless null.
+    void close_streams(uint32_t slot, FindingSink *sink);
+    void free_state(Flow &flow);
     bool start_inspection(Flow &flow, unsigned dir, bool seen_before[2]);
 
     const InspectionEngine &engine_;

@@ -2,8 +2,17 @@
 //
 // A connection is accepted when the three packets of the handshake are seen
 // with matching numbers: SYN (client ISN c), SYN-ACK acknowledging c + 1
-// (server ISN s), ACK acknowledging s + 1. Anything else is an attempt that
-// is counted by how it failed, and produces no connection document.
+// (server ISN s), ACK acknowledging s + 1. What real hosts and taps add:
+//   - TCP Fast Open (RFC 7413): a SYN carrying n bytes may be answered by a
+//     SYN-ACK acknowledging c + 1 + n (data taken) or c + 1 (declined);
+//   - a final ACK the tap lost: the client's next segment (sequence number
+//     c + 1, or up to c + 1 + n after Fast Open) acknowledging s + 1 up to
+//     the end of what the server has sent since its SYN (a banner) accepts;
+//   - a client reset in SYN-SENT carrying another number than the client's
+//     next answers a SYN-ACK it found unacceptable (forged or stale, RFC 793
+//     and 5961): the attempt goes on.
+// Anything else is an attempt that is counted by how it failed, and produces
+// no connection document.
 #pragma once
 
 #include <cstdint>
@@ -72,11 +81,15 @@ struct TcpConnection {
     uint32_t client_isn;
     uint32_t server_isn;
     uint16_t history;
+    uint16_t syn_data_len;  // Fast Open: bytes the client's SYN carried
+    uint16_t server_sent;   // before acceptance: sequence space the server used past its SYN (saturates)
     TcpState state;
-    uint8_t client_is_lo;
-    uint8_t mismatch_seen;  // an answer with wrong numbers was seen
-    uint8_t accepted_once;  // this connection produced its accepted event
+    uint8_t client_is_lo : 1;
+    uint8_t mismatch_seen : 1;  // an answer with wrong numbers was seen
+    uint8_t accepted_once : 1;  // this connection produced its accepted event
+    uint8_t reoriented : 1;     // mid-stream: payload proved the first orientation wrong
 };
+static_assert(sizeof(TcpConnection) == 16, "TcpConnection is part of Flow (flow_table.hpp): keep it 16 bytes");
 
 // What a packet did to the connection, for the caller to act on.
 enum class TcpEvent : uint8_t {
@@ -101,6 +114,33 @@ TcpStep tcp_track(TcpConnection &conn, const DecodedPacket &pkt, bool sender_is_
 // Outcome of an attempt that ends (timeout, eviction, flush) without having
 // been accepted; meaningless for accepted connections.
 HandshakeOutcome tcp_unfinished_outcome(const TcpConnection &conn);
+
+// How a flow joined mid-stream (no SYN seen) was oriented; each has a
+// counter `midstream.<name>`. Zeek and Suricata do much the same.
+#define FLOWSENTRY_MIDSTREAM_ORIENTATIONS(X)                                  \
+    X(service_port)     /* one port is in telnet.ports: its side is the server */ \
+    X(well_known_port)  /* one port below 1024, the other not: the server's */ \
+    X(first_sender)     /* neither: the first packet's sender is the client */
+
+enum class MidstreamOrientation : uint8_t {
+#define FLOWSENTRY_ENUM_ITEM(name) name,
+    FLOWSENTRY_MIDSTREAM_ORIENTATIONS(FLOWSENTRY_ENUM_ITEM)
+#undef FLOWSENTRY_ENUM_ITEM
+    count_
+};
+
+const char *midstream_orientation_name(MidstreamOrientation o);
+
+// Orients a connection that tcp_track has just made `midstream` (it takes
+// the first sender as the client) by its ports: `lo_is_service` /
+// `hi_is_service` say whether the key's lo / hi port is in telnet.ports.
+MidstreamOrientation tcp_orient_midstream(TcpConnection &conn, uint16_t port_lo, uint16_t port_hi,
+                                          bool lo_is_service, bool hi_is_service);
+
+// A mid-stream connection whose client (as oriented) sent payload that only
+// a server sends (looks_like_telnet_server): the sides swap, once. True if
+// they did.
+bool tcp_reorient_midstream(TcpConnection &conn);
 
 inline bool tcp_was_accepted(const TcpConnection &conn)
 {

@@ -51,4 +51,11 @@ size_t telnet_normalize(TelnetNormalizerState &state, const uint8_t *in, size_t 
 // that is not an IAC sequence (nDPI's gate, a little stricter).
 bool looks_like_telnet_negotiation(const uint8_t *payload, size_t len);
 
+// True when a segment is something only a Telnet server says: IAC DO for an
+// option only a client provides (TERMINAL-TYPE 24, NAWS 31, TERMINAL-SPEED
+// 32, LFLOW 33, LINEMODE 34, X-DISPLAY-LOCATION 35, ENVIRON 36,
+// NEW-ENVIRON 39), or a `login:` prompt (any case). Orients flows joined
+// mid-stream.
+bool looks_like_telnet_server(const uint8_t *payload, size_t len);
+
 }  // namespace flowsentry

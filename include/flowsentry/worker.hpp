@@ -153,9 +153,11 @@ private:
     // Attempt records feed scan detection; only attempts on Telnet ports.
     void report_attempt(const Flow &flow, const FlowKey &key, AttemptPhase phase, HandshakeOutcome outcome,
                         uint64_t time_ns);
-    // A flow leaves the table or its connection ends: an end record if it
+    // A flow leaves the table (or its 5-tuple is reused): an end record if it
     // was accepted, else the attempt's outcome is counted.
     void end_flow(Flow &flow, const FlowKey &key, EndReason reason, uint64_t time_ns);
+    // Payload inspection of the flow is over: held data and end-anchored matches are reported.
+    void end_inspection(Flow &flow, const FlowKey &key, uint64_t time_ns);
     // A document to the document ring, an attempt record to the scan ring.
     void emit(const EventRecord &rec);
     void emit_scan(const EventRecord &rec);

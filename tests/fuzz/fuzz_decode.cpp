@@ -55,6 +55,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             std::abort();
         return 0;
     }
+    if (pkt.tcp_header_only != 0) {
+        // Malformed past the TCP header's fixed fields: no payload.
+        if (r == DecodeResult::ok || pkt.l4_proto != IPPROTO_TCP || pkt.payload_len != 0 || pkt.payload_offset > size)
+            std::abort();
+        return 0;
+    }
     if (r != DecodeResult::ok)
         return 0;
     // The payload lies inside the frame, the rest is within its ranges.

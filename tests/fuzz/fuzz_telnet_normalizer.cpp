@@ -42,5 +42,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         std::abort();
 
     (void)looks_like_telnet_negotiation(in, len);
+    (void)looks_like_telnet_server(in, len);
     return 0;
 }

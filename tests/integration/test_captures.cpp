@@ -5,9 +5,13 @@
 //     scripts/gen-captures.py from what it built), and
 //   - tshark's dissection of the capture, read two ways:
 //       "completeness": tshark's tcp.completeness has SYN|SYN-ACK|ACK (1|2|4);
-//       "in order": the handshake definition (SYN with ISN c, then SYN-ACK
-//         acknowledging c+1 with ISN s, then a client ACK acknowledging s+1)
-//         applied to tshark's per-frame flags and raw sequence numbers.
+//       "in order": the handshake definition of docs/detections.md (SYN with
+//         ISN c and n bytes, then SYN-ACK acknowledging c+1 or c+1+n with ISN
+//         s, then a client ACK acknowledging s+1, or, the final ACK lost, the
+//         client's next segment acknowledging s+1 up to what the server has
+//         sent) applied to tshark's per-frame flags, lengths and raw numbers.
+// Connection end documents must count the frames and bytes (frame.len) that
+// tshark puts in their stream, each direction.
 //
 // What tshark 4.0's tcp.completeness means (seen on these captures):
 //   - the value is per tcp.stream; with -2 every frame carries the final value
@@ -52,6 +56,7 @@ using namespace flowsentry_test;
 namespace {
 
 constexpr const char *kTelnetRule = "Accepted Default Telnet Port Connection";
+constexpr const char *kMiraiSynRule = "Mirai-style Telnet Scanner SYN";
 constexpr unsigned kTelnetPort = 23;
 
 // client ip, client port, server ip, server port
@@ -114,6 +119,23 @@ ConnSet with_server_port(const ConnSet &conns, unsigned port) {
     return out;
 }
 
+// Frames and bytes of each direction, as a connection end document counts them.
+struct Counts {
+    uint64_t client_packets = 0, client_bytes = 0, server_packets = 0, server_bytes = 0;
+    bool operator<(const Counts &o) const {
+        return std::tie(client_packets, client_bytes, server_packets, server_bytes) <
+               std::tie(o.client_packets, o.client_bytes, o.server_packets, o.server_bytes);
+    }
+    bool operator==(const Counts &o) const { return !(*this < o) && !(o < *this); }
+};
+using ConnCounts = std::multiset<std::pair<Conn, Counts>>;
+
+std::string to_string(const Counts &c) {
+    return "client " + std::to_string(c.client_packets) + " frames " + std::to_string(c.client_bytes) +
+           " bytes, server " + std::to_string(c.server_packets) + " frames " + std::to_string(c.server_bytes) +
+           " bytes";
+}
+
 // ---------------------------------------------------------- ground truth
 
 struct GeneratorTruth {
@@ -121,6 +143,8 @@ struct GeneratorTruth {
     unsigned telnet_alerts = 0;
     std::string network_type;  // empty: not stated
     std::string vlan_id;       // empty: not stated
+    int mirai_scan_syns = -1;  // -1: not stated
+    ConnCounts end_counts;     // empty: not stated
 };
 
 bool load_generator_truth(const fs::path &path, GeneratorTruth *truth, std::string *error) {
@@ -138,6 +162,45 @@ bool load_generator_truth(const fs::path &path, GeneratorTruth *truth, std::stri
         truth->network_type = doc["network_type"].GetString();
     if (doc.HasMember("vlan_id"))
         truth->vlan_id = doc["vlan_id"].GetString();
+    if (doc.HasMember("mirai_scan_syns"))
+        truth->mirai_scan_syns = doc["mirai_scan_syns"].GetInt();
+    if (doc.HasMember("end_counts")) {
+        for (const auto &t : doc["end_counts"].GetArray()) {
+            Counts n;
+            n.client_packets = t[4].GetUint64(), n.client_bytes = t[5].GetUint64();
+            n.server_packets = t[6].GetUint64(), n.server_bytes = t[7].GetUint64();
+            truth->end_counts.insert(
+                {make_conn(t[0].GetString(), t[1].GetUint(), t[2].GetString(), t[3].GetUint()), n});
+        }
+    }
+    return true;
+}
+
+// Runs tshark over `pcap` for `fields` of every TCP segment (ICMP errors
+// quote TCP headers that tshark also dissects as tcp; they are not segments,
+// so they are left out): one row of fields.size() strings per frame.
+bool tshark_rows(const fs::path &pcap, const std::string &options, const std::vector<std::string> &fields,
+                 std::vector<std::vector<std::string>> *rows, std::string *error) {
+    std::string cmd = "tshark " + options + " -n -r " + shell_quote(pcap.string()) +
+                      " -Y 'tcp and not icmp and not icmpv6' -T fields -E occurrence=f";
+    for (const auto &f : fields)
+        cmd += " -e " + f;
+    std::string out;
+    if (run_command(cmd + " 2>/dev/null", &out) != 0) {
+        *error = "tshark failed (is it installed?): " + cmd;
+        return false;
+    }
+    std::istringstream lines(out);
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::vector<std::string> f;
+        std::istringstream columns(line);
+        std::string field;
+        while (std::getline(columns, field, '\t'))
+            f.push_back(field);
+        f.resize(fields.size());
+        rows->push_back(std::move(f));
+    }
     return true;
 }
 
@@ -146,49 +209,40 @@ struct TsharkTruth {
     ConnSet in_order;         // the handshake definition over tshark's fields
 };
 
-// Handshakes per tcp.stream from tshark. ICMP errors quote TCP headers that
-// tshark also dissects as tcp; they are not TCP segments, so they are excluded.
+// Handshakes per tcp.stream from tshark.
 bool load_tshark_truth(const fs::path &pcap, TsharkTruth *truth, std::string *error) {
-    std::string cmd = "tshark -2 -n -r " + shell_quote(pcap.string()) +
-                      " -Y 'tcp and not icmp and not icmpv6' -T fields -E occurrence=f"
-                      " -e tcp.stream -e ip.src -e ipv6.src -e tcp.srcport -e ip.dst -e ipv6.dst"
-                      " -e tcp.dstport -e tcp.flags.syn -e tcp.flags.ack -e tcp.flags.reset"
-                      " -e tcp.seq_raw -e tcp.ack_raw -e tcp.completeness 2>/dev/null";
-    std::string out;
-    if (run_command(cmd, &out) != 0) {
-        *error = "tshark failed (is it installed?): " + cmd;
+    std::vector<std::vector<std::string>> rows;
+    if (!tshark_rows(pcap, "-2",
+                     {"tcp.stream", "ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst", "tcp.dstport",
+                      "tcp.flags.syn", "tcp.flags.ack", "tcp.flags.reset", "tcp.seq_raw", "tcp.ack_raw",
+                      "tcp.completeness", "tcp.len", "tcp.flags.fin"},
+                     &rows, error))
         return false;
-    }
 
     struct Stream {
         bool have_client = false;
         std::string cip, sip;
         unsigned cport = 0, sport = 0;
         uint32_t c_isn = 0, s_isn = 0;
+        uint32_t syn_len = 0;      // Fast Open data on the SYN
+        uint32_t server_sent = 0;  // past s+1, before the final ACK
         int stage = 0;  // 1 SYN, 2 matching SYN-ACK, 3 matching final ACK
         unsigned completeness = 0;
     };
     std::map<unsigned long, Stream> streams;  // ordered by stream number, for stable output
     auto flag = [](const std::string &f) { return f == "1" || f == "True"; };
 
-    std::istringstream lines(out);
-    std::string line;
-    while (std::getline(lines, line)) {
-        std::vector<std::string> f;
-        std::istringstream fields(line);
-        std::string field;
-        while (std::getline(fields, field, '\t'))
-            f.push_back(field);
-        f.resize(13);
+    for (const auto &f : rows) {
         if (f[0].empty() || f[3].empty() || f[6].empty() || f[10].empty() || f[11].empty())
             continue;
         Stream &st = streams[std::stoul(f[0])];
         std::string src = canonical_ip(f[1].empty() ? f[2] : f[1]);
         std::string dst = canonical_ip(f[4].empty() ? f[5] : f[4]);
         unsigned sport = std::stoul(f[3]), dport = std::stoul(f[6]);
-        bool syn = flag(f[7]), ack = flag(f[8]), rst = flag(f[9]);
+        bool syn = flag(f[7]), ack = flag(f[8]), rst = flag(f[9]), fin = flag(f[14]);
         uint32_t seq = std::stoul(f[10]), ackno = std::stoul(f[11]);
         st.completeness = f[12].empty() ? 0 : std::stoul(f[12]);
+        uint32_t len = f[13].empty() ? 0 : std::stoul(f[13]);
 
         if (syn && !ack && !st.have_client) {
             // The client is the sender of the stream's first SYN.
@@ -201,14 +255,22 @@ bool load_tshark_truth(const fs::path &pcap, TsharkTruth *truth, std::string *er
         bool from_server = src == st.sip && sport == st.sport && dst == st.cip && dport == st.cport;
         if (syn && !ack && from_client && st.stage < 3) {
             st.c_isn = seq;
+            st.syn_len = len;
             st.stage = 1;
         } else if (syn && ack && from_server && (st.stage == 1 || st.stage == 2) &&
-                   ackno == uint32_t(st.c_isn + 1)) {
+                   (ackno == uint32_t(st.c_isn + 1) || ackno == uint32_t(st.c_isn + 1 + st.syn_len))) {
             st.s_isn = seq;
+            st.server_sent = len;
             st.stage = 2;
-        } else if (ack && !syn && !rst && from_client && st.stage == 2 &&
-                   ackno == uint32_t(st.s_isn + 1)) {
-            st.stage = 3;
+        } else if (from_server && st.stage == 2) {
+            uint32_t end = seq + len + (fin ? 1 : 0) - uint32_t(st.s_isn + 1);
+            if (end < 0x80000000u && end > st.server_sent)
+                st.server_sent = end;
+        } else if (ack && !syn && !rst && from_client && st.stage == 2) {
+            uint32_t beyond = ackno - uint32_t(st.s_isn + 1);
+            bool at_next = seq - uint32_t(st.c_isn + 1) <= st.syn_len;
+            if (beyond == 0 || (beyond <= st.server_sent && at_next))
+                st.stage = 3;
         }
     }
     for (const auto &[id, st] : streams) {
@@ -223,11 +285,47 @@ bool load_tshark_truth(const fs::path &pcap, TsharkTruth *truth, std::string *er
     return true;
 }
 
+// Per tcp.stream with a SYN: the frames and frame.len bytes tshark puts in
+// it, each direction (the client sent the stream's first SYN).
+bool load_tshark_counts(const fs::path &pcap, std::map<Conn, std::vector<Counts>> *counts, std::string *error) {
+    std::vector<std::vector<std::string>> rows;
+    if (!tshark_rows(pcap, "",
+                     {"tcp.stream", "ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst", "tcp.dstport",
+                      "tcp.flags.syn", "tcp.flags.ack", "frame.len"},
+                     &rows, error))
+        return false;
+    std::map<unsigned long, std::vector<const std::vector<std::string> *>> streams;
+    for (const auto &f : rows)
+        if (!f[0].empty() && !f[3].empty() && !f[9].empty())
+            streams[std::stoul(f[0])].push_back(&f);
+    auto src_of = [](const std::vector<std::string> &f) { return canonical_ip(f[1].empty() ? f[2] : f[1]) + " " + f[3]; };
+    for (const auto &[id, frames] : streams) {
+        auto syn = std::find_if(frames.begin(), frames.end(),
+                                [](const std::vector<std::string> *f) { return (*f)[7] == "1" && (*f)[8] == "0"; });
+        if (syn == frames.end())
+            continue;
+        const std::vector<std::string> &s0 = **syn;
+        const std::string client = src_of(s0);
+        Counts n;
+        for (const std::vector<std::string> *f : frames) {
+            const bool from_client = src_of(*f) == client;
+            (from_client ? n.client_packets : n.server_packets) += 1;
+            (from_client ? n.client_bytes : n.server_bytes) += std::stoull((*f)[9]);
+        }
+        (*counts)[make_conn(s0[1].empty() ? s0[2] : s0[1], std::stoul(s0[3]), s0[4].empty() ? s0[5] : s0[4],
+                            std::stoul(s0[6]))]
+            .push_back(n);
+    }
+    return true;
+}
+
 // ------------------------------------------------------- flowsentry output
 
 struct FlowsentryOutput {
     ConnSet accepted;       // connection-accepted documents
     ConnSet ended;          // connection-end documents
+    ConnCounts end_counts;  // their packets and bytes
+    unsigned mirai_syn_alerts = 0;
     ConnSet telnet_alerts;  // alerts of the accepted-Telnet-port rule
     std::set<std::string> network_types;
     std::set<std::string> vlan_ids;  // "" for a document without network.vlan.id
@@ -272,6 +370,7 @@ void parse_flowsentry_output(const std::string &ndjson, FlowsentryOutput *out) {
         bool is_end = kind == "event" && dataset == "flowsentry.connection" && action == "connection-end";
         bool is_telnet_alert = kind == "alert" && dataset == "flowsentry.alert" &&
                                string_at(doc, {"rule", "name"}) == kTelnetRule;
+        out->mirai_syn_alerts += kind == "alert" && string_at(doc, {"rule", "name"}) == kMiraiSynRule;
         if (!is_start && !is_end && !is_telnet_alert)
             continue;
 
@@ -284,6 +383,20 @@ void parse_flowsentry_output(const std::string &ndjson, FlowsentryOutput *out) {
         Conn c = make_conn(string_at(doc, {"source", "ip"}), sport->GetUint(),
                            string_at(doc, {"destination", "ip"}), dport->GetUint());
         (is_start ? out->accepted : is_end ? out->ended : out->telnet_alerts).insert(c);
+        if (is_end) {
+            Counts n;
+            const rapidjson::Value *v[4] = {member(doc, {"source", "packets"}), member(doc, {"source", "bytes"}),
+                                            member(doc, {"destination", "packets"}),
+                                            member(doc, {"destination", "bytes"})};
+            uint64_t *to[4] = {&n.client_packets, &n.client_bytes, &n.server_packets, &n.server_bytes};
+            for (int i = 0; i < 4; ++i) {
+                if (!v[i] || !v[i]->IsUint64())
+                    out->errors.push_back("line " + std::to_string(lineno) + ": packet or byte count missing");
+                else
+                    *to[i] = v[i]->GetUint64();
+            }
+            out->end_counts.insert({c, n});
+        }
         out->network_types.insert(string_at(doc, {"network", "type"}));
         out->vlan_ids.insert(string_at(doc, {"network", "vlan", "id"}));
     }
@@ -329,6 +442,20 @@ void expect_consistent_output(const FlowsentryOutput &out) {
         << "Telnet alerts must equal accepted connections to port 23";
 }
 
+// Every connection end document counts what tshark counts in its stream.
+void expect_end_counts_like_tshark(const fs::path &tshark_pcap, const FlowsentryOutput &out) {
+    std::map<Conn, std::vector<Counts>> tshark;
+    std::string error;
+    ASSERT_TRUE(load_tshark_counts(tshark_pcap, &tshark, &error)) << error;
+    for (const auto &[conn, n] : out.end_counts) {
+        const std::vector<Counts> &streams = tshark[conn];
+        EXPECT_NE(std::find(streams.begin(), streams.end(), n), streams.end())
+            << to_string(conn) << ": connection end says " << to_string(n) << "; tshark: "
+            << (streams.empty() ? std::string("no stream") : to_string(streams.front()))
+            << (streams.size() > 1 ? " (and other streams)" : "");
+    }
+}
+
 // ------------------------------------------------- generated captures
 
 struct GeneratedCase {
@@ -362,6 +489,15 @@ const GeneratedCase kGenerated[] = {
     {"demo", true, ""},
     // 300 distinct pairs: each gets its accepted-Telnet alert, whatever the throttle.
     {"telnet_pairs", true, ""},
+    {"fast_open", true, ""},
+    // The third client's segment sets completeness bit 4 although it
+    // acknowledges more than its server sent (tshark ignores the number).
+    {"lost_final_ack", false, "tshark ignores how much a client's ACK acknowledges"},
+    {"forged_synack", true, ""},
+    {"reuse_after_reset", true, ""},
+    {"mirai_scan_bad_offset", true, ""},
+    {"counting_tail", true, ""},
+    {"midstream_reoriented_late", true, ""},
 };
 
 // gtest prints a failing parameter with this instead of its bytes.
@@ -400,6 +536,14 @@ TEST_P(GeneratedCapture, MatchesGeneratorAndTshark) {
     EXPECT_TRUE(same_connections(truth.accepted, out.accepted)) << tc.name << ": accepted connections";
     EXPECT_EQ(out.telnet_alerts.size(), truth.telnet_alerts) << tc.name << ": Telnet alerts";
     expect_consistent_output(out);
+    expect_end_counts_like_tshark(pcap, out);
+    if (truth.mirai_scan_syns >= 0) {
+        EXPECT_EQ(out.mirai_syn_alerts, static_cast<unsigned>(truth.mirai_scan_syns)) << "Mirai scanner SYN alerts";
+    }
+    if (!truth.end_counts.empty()) {
+        EXPECT_TRUE(truth.end_counts == out.end_counts) << "connection end counts: the generator's "
+                                                        << to_string(truth.end_counts.begin()->second);
+    }
 
     if (!truth.network_type.empty() && !out.accepted.empty()) {
         EXPECT_EQ(out.network_types, std::set<std::string>{truth.network_type}) << "network.type";
@@ -453,11 +597,13 @@ const SharedCase kShared[] = {
     // The SYN-ACKs of this capture are first seen inside frames of ethertype
     // 0x2452 (802.11 "Centrino promiscuous") that an Ethernet/IP decoder does not
     // decode, so the truth is computed over the other frames only. There the
-    // client's ACK comes before the Ethernet/IP copy of the SYN-ACK and no later
-    // client ACK acknowledges s+1: no handshake in order. tshark's completeness
-    // over the same frames is still 47 (it ignores order), so only the
-    // in-order truth applies here.
-    {"dns_remoteshell", "realjimmy__sample-captures__dns-remoteshell.pcap", 0, true},
+    // client's pure ACK comes before the Ethernet/IP copy of the SYN-ACK, so for
+    // an Ethernet/IP decoder the final ACK is missing; the client's next segment
+    // (sequence c+1, acknowledging s+1 plus the server's first data, e.g.
+    // cmd.exe's banner on 23) accepts, as the lost-final-ACK rule says: the 53, 23
+    // and 80 connections. tshark's completeness ignores order and numbers, so
+    // only the in-order truth applies here.
+    {"dns_remoteshell", "realjimmy__sample-captures__dns-remoteshell.pcap", 1, true},
     // Telnet on port 1099: one accepted connection, but no alert (not port 23).
     {"telnet_port_1099", "realjimmy__sample-captures__telnet_port_1099.pcap", 0, false},
     {"eos_methods_telnet", "pdudotdev__eos_methods__telnet.pcap", 1, false},
@@ -513,6 +659,7 @@ TEST_P(SharedCapture, MatchesTshark) {
         << tc.file << ": accepted connections to port 23";
     EXPECT_TRUE(same_connections(expected, out.accepted)) << tc.file << ": all accepted connections";
     expect_consistent_output(out);
+    expect_end_counts_like_tshark(tc.drop_centrino_frames ? tmp.path() / "filtered.pcap" : pcap, out);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shared, SharedCapture, ::testing::ValuesIn(kShared),

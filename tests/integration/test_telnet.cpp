@@ -177,7 +177,8 @@ INSTANTIATE_TEST_SUITE_P(Captures, GeneratedTelnet,
                          ::testing::Values("telnet_mirai_23", "telnet_mirai_2323", "telnet_mirai_1byte",
                                            "telnet_mirai_iac_nop", "telnet_mirai_out_of_order",
                                            "telnet_login_retry", "telnet_brute_force", "http_telnet_strings",
-                                           "telnet_nonstandard_port"));
+                                           "telnet_nonstandard_port", "telnet_mirai_midstream_23",
+                                           "telnet_mirai_midstream_2323"));
 
 TEST(GeneratedTelnet, HttpWithTelnetStringsRaisesNoTelnetAlert)
 {
@@ -200,7 +201,8 @@ TEST(GeneratedTelnet, EveryTruthFileIsTested)
     EXPECT_EQ(on_disk, (std::set<std::string>{"telnet_mirai_23", "telnet_mirai_2323", "telnet_mirai_1byte",
                                               "telnet_mirai_iac_nop", "telnet_mirai_out_of_order",
                                               "telnet_login_retry", "telnet_brute_force", "http_telnet_strings",
-                                              "telnet_nonstandard_port"}));
+                                              "telnet_nonstandard_port", "telnet_mirai_midstream_23",
+                                              "telnet_mirai_midstream_2323"}));
 }
 
 // ------------------------------------------------------------ third party

@@ -518,6 +518,70 @@ TEST(DecodeIpv4, BadTotalLength) {
     EXPECT_EQ(decode(f), DecodeResult::ok);
 }
 
+// A TCP segment cut short of its IP length (snap length, a broken copy)
+// stays an error, but its flow, flags and numbers are usable; no payload.
+TEST(DecodeIpv4, TcpCutShortOfItsTotalLengthKeepsItsHeaderFields) {
+    const Bytes whole = ipv4_tcp_frame();
+    const Bytes f(whole.begin(), whole.begin() + kEth + 20 + 20);  // the 10 payload bytes missing
+    DecodedPacket p;
+    ASSERT_EQ(decode(f, p), DecodeResult::ipv4_bad_total_length);
+    EXPECT_EQ(p.tcp_header_only, 1);
+    EXPECT_TRUE(tcp_fields_usable(DecodeResult::ipv4_bad_total_length, p));
+    expect_v4_tcp_tuple(p);
+    EXPECT_EQ(p.seq, 0x11223344u);
+    EXPECT_EQ(p.ack, 0x55667788u);
+    EXPECT_EQ(p.tcp_flags, tcp_flag::psh | tcp_flag::ack);
+    EXPECT_EQ(p.payload_len, 0);
+    EXPECT_EQ(p.ip_len, 40);  // what the frame holds
+    EXPECT_EQ(p.frame_len, f.size());
+    // Not when the TCP header itself is cut, nor for UDP or a fragment.
+    DecodedPacket q;
+    EXPECT_EQ(decode(Bytes(whole.begin(), whole.begin() + kEth + 20 + 19), q), DecodeResult::ipv4_bad_total_length);
+    EXPECT_FALSE(tcp_fields_usable(DecodeResult::ipv4_bad_total_length, q));
+    Bytes u = ethernet(kEthIpv4, ipv4(kProtoUdp, udp(1, 2, payload_of(10))));
+    u.resize(u.size() - 10);
+    EXPECT_EQ(decode(u, q), DecodeResult::ipv4_bad_total_length);
+    EXPECT_FALSE(tcp_fields_usable(DecodeResult::ipv4_bad_total_length, q));
+    Bytes frag = f;
+    frag[kEth + 6] = 0x20;  // MF
+    EXPECT_EQ(decode(frag, q), DecodeResult::ipv4_bad_total_length);
+    EXPECT_FALSE(tcp_fields_usable(DecodeResult::ipv4_bad_total_length, q));
+}
+
+TEST(DecodeIpv6, TcpCutShortOfItsPayloadLengthKeepsItsHeaderFields) {
+    const Bytes whole = ipv6_tcp_with_ext_chain_frame();
+    const Bytes f(whole.begin(), whole.end() - 7);  // the 7 payload bytes missing
+    DecodedPacket p;
+    ASSERT_EQ(decode(f, p), DecodeResult::ipv6_bad_payload_length);
+    EXPECT_TRUE(tcp_fields_usable(DecodeResult::ipv6_bad_payload_length, p));
+    EXPECT_EQ(p.src_port, 51000);
+    EXPECT_EQ(p.dst_port, 23);
+    EXPECT_EQ(p.payload_len, 0);
+}
+
+// Scanners' SYNs whose data offset runs past the IP payload (options in the
+// Ethernet padding): counted as tcp_bad_data_offset, fields usable.
+TEST(DecodeIpv4, DataOffsetPastTheIpPayloadKeepsTheHeaderFields) {
+    TcpOpts o;
+    o.seq = 0x0a1e0101;
+    o.flags = tcp_flag::syn;
+    Bytes f = ethernet(kEthIpv4, ipv4(kProtoTcp, tcp(50001, 23, {}, o)));
+    f[kEth + 20 + 12] = 6 << 4;  // 24 bytes of header in a 20-byte payload
+    f.insert(f.end(), {0x02, 0x04, 0x05, 0xb4, 0x00, 0x00});  // the MSS option in the padding
+    DecodedPacket p;
+    ASSERT_EQ(decode(f, p), DecodeResult::tcp_bad_data_offset);
+    EXPECT_TRUE(tcp_fields_usable(DecodeResult::tcp_bad_data_offset, p));
+    EXPECT_EQ(p.dst_port, 23);
+    EXPECT_EQ(p.seq, 0x0a1e0101u);
+    EXPECT_EQ(p.tcp_flags, tcp_flag::syn);
+    EXPECT_EQ(p.payload_len, 0);
+    EXPECT_LE(p.payload_offset, f.size());
+    // A data offset below 5 says nothing about where anything is.
+    f[kEth + 20 + 12] = 4 << 4;
+    EXPECT_EQ(decode(f, p), DecodeResult::tcp_bad_data_offset);
+    EXPECT_FALSE(tcp_fields_usable(DecodeResult::tcp_bad_data_offset, p));
+}
+
 TEST(DecodeIpv4, TotalLengthEqualToHeaderMeansNoTransport) {
     // Total length 20 with TCP: an empty IP payload cannot hold a TCP header,
     // even though bytes follow in the frame (they are padding).

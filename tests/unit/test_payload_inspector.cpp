@@ -157,6 +157,29 @@ TEST(PayloadInspector, GeneratedCapturesMatchTheirTruth)
     }
 }
 
+// Inspection started with the sides the wrong way round (a flow joined
+// mid-stream whose server spoke first on an unknown port) starts over when
+// the server's prompt re-orients the flow: the login is then seen right.
+TEST(PayloadInspector, ReorientationStartsInspectionOverTheRightWayRound)
+{
+    Rig rig(inspection_config());
+    feed(rig.w(), "midstream_reoriented_late");
+    rig.w().flush();
+    const WorkerCounters &c = rig.w().counters();
+    EXPECT_EQ(c.midstream[static_cast<int>(MidstreamOrientation::first_sender)].get(), 1u);
+    EXPECT_EQ(c.midstream_reoriented.get(), 1u);
+    EXPECT_EQ(c.inspect_flows.get(), 2u);  // once each way round
+    std::vector<EventRecord> logins;
+    for (const EventRecord &r : drain(rig.w()))
+        if (r.type == EventType::alert && r.rule == RuleId::telnet_cleartext_credentials)
+            logins.push_back(r);
+    ASSERT_EQ(logins.size(), 1u);
+    EXPECT_EQ(std::string(logins[0].user_name, logins[0].user_name_len), "operator");
+    EXPECT_EQ(static_cast<LoginOutcome>(logins[0].login_outcome), LoginOutcome::success);
+    EXPECT_EQ(logins[0].client_port, 40601);
+    EXPECT_EQ(logins[0].server_port, 10023);
+}
+
 TEST(PayloadInspector, EvasionCapturesExerciseTheirStages)
 {
     {

@@ -146,6 +146,23 @@ TEST(TelnetNormalizer, IdentifiesNegotiationOnly)
     EXPECT_FALSE(looks_like_telnet_negotiation(nullptr, 0));
 }
 
+TEST(TelnetNormalizer, RecognisesWhatOnlyAServerSays)
+{
+    auto server = [](const Bytes &b) { return looks_like_telnet_server(b.data(), b.size()); };
+    EXPECT_TRUE(server(bytes({255, 253, 24})));                     // DO TERMINAL-TYPE
+    EXPECT_TRUE(server(bytes({255, 251, 1, 255, 253, 31})));        // WILL ECHO, DO NAWS
+    EXPECT_TRUE(server(bytes({255, 253, 39})));                     // DO NEW-ENVIRON
+    EXPECT_TRUE(server(text("\r\nUbuntu 22.04\r\nhost login: ")));
+    EXPECT_TRUE(server(text("LOGIN:")));
+    // What clients say: WILL TERMINAL-TYPE, DO ECHO / SUPPRESS-GO-AHEAD, a user name.
+    EXPECT_FALSE(server(bytes({255, 251, 24, 255, 253, 1, 255, 253, 3})));
+    EXPECT_FALSE(server(text("root\r\n")));
+    EXPECT_FALSE(server(text("Password:")));
+    EXPECT_FALSE(server(text("ogin:")));
+    EXPECT_FALSE(server(bytes({255, 253})));  // cut before the option
+    EXPECT_FALSE(server(Bytes{}));
+}
+
 TEST(ByteScan, FindsTheFirstOfEitherByteAtEveryPosition)
 {
     using flowsentry::find_either;

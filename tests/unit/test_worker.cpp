@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -213,6 +214,42 @@ TEST_F(WorkerTest, TelnetAttemptsOfAScannerAreHandedOverAndMiraiMarkersReported)
     EXPECT_EQ(w->counters().events_attempt.get(), 5u + 5u);
 }
 
+TEST_F(WorkerTest, MidstreamFlowsAreCountedByHowTheyWereOriented)
+{
+    // midstream: Telnet on 23 whose server speaks first: the port decides.
+    auto w = make();
+    feed(*w, "midstream");
+    const WorkerCounters &c = w->counters();
+    EXPECT_EQ(c.midstream[static_cast<int>(MidstreamOrientation::service_port)].get(), 1u);
+    EXPECT_EQ(c.midstream_reoriented.get(), 0u);
+    // Mirai on 2323 (not in telnet.ports) joined late: the first sender, the
+    // server, is taken for the client until its IAC DO TERMINAL-TYPE.
+    auto v = make();
+    feed(*v, "telnet_mirai_midstream_2323");
+    EXPECT_EQ(v->counters().midstream[static_cast<int>(MidstreamOrientation::first_sender)].get(), 1u);
+    EXPECT_EQ(v->counters().midstream_reoriented.get(), 1u);
+    EXPECT_EQ(v->counters().handshake[static_cast<int>(HandshakeOutcome::midstream)].get(), 1u);
+}
+
+TEST_F(WorkerTest, ConnectionEndWaitsForTheClosedFlowToLeaveAndCountsItsLastPackets)
+{
+    // counting_tail: after the FIN exchange, the last ACK and a late reset.
+    auto w = make();
+    feed(*w, "counting_tail");
+    for (const EventRecord &r : drain(*w))
+        EXPECT_NE(r.type, EventType::connection_end) << "written before the flow left the table";
+    EXPECT_EQ(w->counters().flows_closed.get(), 1u);
+    w->expire(std::numeric_limits<uint64_t>::max() / 2);  // past the closing timeout
+    const auto recs = drain(*w);
+    ASSERT_EQ(recs.size(), 1u);
+    EXPECT_EQ(recs[0].type, EventType::connection_end);
+    EXPECT_EQ(recs[0].end_reason, EndReason::reset);  // the late reset is in its history
+    EXPECT_EQ(recs[0].client_packets, 10u);           // the generator's end_counts
+    EXPECT_EQ(recs[0].client_bytes, 568u);
+    EXPECT_EQ(recs[0].server_packets, 6u);
+    EXPECT_EQ(recs[0].server_bytes, 341u);
+}
+
 TEST_F(WorkerTest, FullRingDropsAndCountsWithoutBlocking)
 {
     Config config;
@@ -293,8 +330,15 @@ TEST_F(WorkerTest, TunnelRecordsTakeTheTriggeringPacketsOuterContext)
     EXPECT_EQ(w->counters().layer[static_cast<int>(TunnelType::erspan2)].get(), n);
     size_t starts = 0, ends = 0;
     for (const EventRecord &r : drain(*w)) {
-        EXPECT_EQ(r.tunnel_type, TunnelType::erspan2);
         EXPECT_EQ(r.tunnel_tenant, TunnelType::none);  // no GRE key: nothing in the flow key
+        if (r.type == EventType::connection_end) {
+            // Written when the flow leaves the table, after its last packet:
+            // the key's context only (see TunnelRecordsWithoutAPacketCarryTheKeyOnly).
+            EXPECT_EQ(r.outer_ip_version, 0);
+            ++ends;
+            continue;
+        }
+        EXPECT_EQ(r.tunnel_type, TunnelType::erspan2);
         ASSERT_EQ(r.outer_ip_version, 4);
         if (r.type == EventType::connection_start) {
             ++starts;
@@ -302,7 +346,6 @@ TEST_F(WorkerTest, TunnelRecordsTakeTheTriggeringPacketsOuterContext)
             EXPECT_EQ(r.erspan_session, 10);
             EXPECT_EQ(r.outer_src[3], 101);
         }
-        ends += r.type == EventType::connection_end;
     }
     EXPECT_EQ(starts, 1u);
     EXPECT_EQ(ends, 1u);
