@@ -441,7 +441,7 @@ void parse_sink(const Parser &p, const Item &item, SinkConfig &sink)
     Item path_item, address_item;
     bool have_path = false, have_address = false;
     p.for_each_key(item, {"type", "path", "rotate_bytes", "rotate_files", "transport", "address", "facility",
-                          "app_name", "queue_bytes"},
+                          "app_name", "queue_bytes", "rate"},
                    [&](const std::string &k, const Item &v) {
         if (k == "type") {
             const std::string t = p.string(v);
@@ -486,8 +486,10 @@ void parse_sink(const Parser &p, const Item &item, SinkConfig &sink)
                 ok = ok && ch > 32 && ch < 127;
             if (!ok)
                 p.fail(v, "must be 1..48 printable ASCII characters without spaces");
-        } else {
+        } else if (k == "queue_bytes") {
             sink.queue_bytes = static_cast<uint32_t>(p.integer(v, 4096, UINT32_MAX));
+        } else {
+            sink.rate = static_cast<uint32_t>(p.integer(v, 100, 10000000));
         }
     });
     if (!have_type)

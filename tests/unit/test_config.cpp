@@ -783,9 +783,12 @@ TEST(SinkConfig, ParsesEveryKind)
                                   "  - {type: stdout}\n"
                                   "  - {type: syslog, transport: tcp, address: '[::1]:6514', facility: local3,\n"
                                   "     app_name: fs, queue_bytes: 8192}\n"
-                                  "  - {type: syslog, transport: unix, address: /dev/log, facility: 3}\n",
+                                  "  - {type: syslog, transport: unix, address: /dev/log, facility: 3}\n"
+                                  "  - {type: syslog, address: '127.0.0.1:514', rate: 500}\n",
                                   "t.yaml");
-    ASSERT_EQ(c.sinks.size(), 4u);
+    ASSERT_EQ(c.sinks.size(), 5u);
+    EXPECT_EQ(c.sinks[0].rate, 20000u);
+    EXPECT_EQ(c.sinks[4].rate, 500u);
     EXPECT_EQ(c.sinks[0].rotate_bytes, 1000000u);
     EXPECT_EQ(c.sinks[0].rotate_files, 3u);
     EXPECT_EQ(c.sinks[1].type, flowsentry::SinkType::stdout_stream);
