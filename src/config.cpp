@@ -7,6 +7,7 @@
 #include "flowsentry/config.hpp"
 
 #include "flowsentry/ip_reassembly.hpp"
+#include "flowsentry/signatures.hpp"
 
 #include <rte_config.h>
 
@@ -523,7 +524,12 @@ void parse_inspection(const Parser &p, const std::string &key, const Item &item,
             const std::string path = p.string(e);
             if (path.empty())
                 p.fail(e, "must not be empty");
-            in.signature_packs.push_back(path[0] == '/' ? path : dir + path);
+            const std::string resolved = path[0] == '/' ? path : dir + path;
+            // Checked here, where the line that names the pack is known.
+            const std::string problem = signature_pack_problem(resolved);
+            if (!problem.empty())
+                p.fail(e.mark, e.path, "signature pack " + resolved + ": " + problem);
+            in.signature_packs.push_back(resolved);
         });
     } else if (key == "inspection") {
         p.for_each_key(item, {"flows_per_worker", "depth", "reassembly"}, [&](const std::string &k, const Item &v) {

@@ -197,19 +197,16 @@ int run(int argc, char **argv)
     control_options.stats_interval_s = config.stats_interval_s;
     control_options.stop_after_s = cl.bench_seconds;
     if (!cl.pcaps.empty()) {
-        for (const std::string &pcap : cl.pcaps) {
-            const CaptureInfo capture = inspect_capture(pcap);
-            if (capture.truncated)
-                std::fprintf(stderr, "flowsentry: warning: %s ends inside a record; reading its %llu whole frames\n",
-                             pcap.c_str(), static_cast<unsigned long long>(capture.frames));
-            control_options.expected_frames += capture.frames;
-        }
+        for (const std::string &pcap : cl.pcaps)
+            control_options.expected_frames += capture_frames(pcap);
         if (control_options.expected_frames == 0) {
             std::fprintf(stderr, "flowsentry: %s has no frames; nothing to do\n",
                          cl.pcaps.size() == 1 ? cl.pcaps[0].c_str() : "no capture");
             return 0;
         }
         cl.eal_args = pcap_eal_args(argv[0], cl.pcaps, config);
+    } else {
+        check_pcap_vdevs(cl.eal_args, config.mempool_mbufs != 0 ? config.mempool_mbufs : mempool_size(config, 1));
     }
 
     // Open the output before DPDK starts: a bad path is a start-up error.
@@ -262,7 +259,7 @@ int run(int argc, char **argv)
         }
         warn_remote_port("the spreading lcore", spread_lcore, p);
         for (uint16_t q = 0; q < p.rx_queues; ++q)
-            spreader->add_source({p.port_id, q, p.timestamps});
+            spreader->add_source({p.port_id, q, p.from_file, p.timestamps});
         spread_stamped |= p.timestamps;
     }
     if (spreader)

@@ -842,3 +842,16 @@ TEST(SinkConfig, ErrorsPointAtTheValue)
 }
 
 }  // namespace
+
+TEST(InspectionConfig, SignaturePackThatIsMissingOrADirectoryNamesTheLineThatNamesIt)
+{
+    EXPECT_EQ(error_of("telnet:\n  signature_packs: [/nonexistent/telnet.yaml]\n"),
+              "t.yaml:2:21: telnet.signature_packs[0]: signature pack /nonexistent/telnet.yaml: cannot open: No such "
+              "file or directory");
+    char tmpl[] = "/tmp/fs-packdir-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    EXPECT_EQ(error_of(std::string("telnet:\n  signature_packs:\n    - ") + tmpl + "\n"),
+              std::string("t.yaml:3:7: telnet.signature_packs[0]: signature pack ") + tmpl +
+                  ": is a directory, not a pack: name the pack's YAML file (for example signatures/telnet.yaml)");
+    rmdir(tmpl);
+}
