@@ -168,6 +168,8 @@ std::string hostname_or(const std::string &configured)
 
 int run(int argc, char **argv)
 {
+    // A reader that closes our stdout is a failing sink (EPIPE), not a reason to die.
+    std::signal(SIGPIPE, SIG_IGN);
     CommandLine cl;
     try {
         cl = parse_command_line(argc, argv);
@@ -209,8 +211,14 @@ int run(int argc, char **argv)
         check_pcap_vdevs(cl.eal_args, config.mempool_mbufs != 0 ? config.mempool_mbufs : mempool_size(config, 1));
     }
 
-    // Open the output before DPDK starts: a bad path is a start-up error.
+    // Open the outputs before DPDK starts: a bad path is a start-up error.
     SinkSet sinks(effective_sinks(config, cl.output), hostname_or(config.observer_hostname));
+    std::ofstream stats_out;
+    if (!cl.stats_json.empty()) {
+        stats_out.open(cl.stats_json);
+        if (!stats_out)
+            throw Fatal(kExitRuntime, cl.stats_json + ": cannot open for writing: " + std::strerror(errno));
+    }
 
     // Signature packs compile before DPDK starts: a bad one is a
     // configuration error, named by file, line and signature id.
@@ -328,11 +336,11 @@ int run(int argc, char **argv)
     rte_eal_mp_wait_lcore();
 
     std::fputs(control.summary_text().c_str(), stderr);
-    if (!cl.stats_json.empty()) {
-        std::ofstream out(cl.stats_json);
-        out << control.summary_json();
-        if (!out)
-            throw Fatal(kExitRuntime, cl.stats_json + ": cannot write stats: " + std::strerror(errno));
+    std::string output_failure = lost_output(sinks.status());
+    if (stats_out.is_open()) {
+        stats_out << control.summary_json() << std::flush;
+        if (!stats_out && output_failure.empty())
+            output_failure = cl.stats_json + ": cannot write stats: " + std::strerror(errno);
     }
 
     stop_rx_ports(ports);
@@ -349,6 +357,9 @@ int run(int argc, char **argv)
         std::error_code ignored;
         std::filesystem::remove_all(runtime_dir, ignored);
     }
+    // Output was lost: the run failed, whatever else went well.
+    if (!output_failure.empty())
+        throw Fatal(kExitRuntime, output_failure);
     return 0;
 }
 

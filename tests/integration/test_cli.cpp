@@ -327,6 +327,67 @@ TEST(Replay, HostileCaptureIsCountedFrameByFrame)
     EXPECT_EQ(alerts, 1);
 }
 
+// ---- output failures (docs/operations.md#failure-modes-of-sinks) ----
+
+TEST(OutputFailures, StatsPathIsCheckedBeforeTheFirstPacketAndLeavesNoRuntimeDirectory)
+{
+    TempDir tmp;
+    const fs::path pid = tmp.path() / "pid";
+    // exec keeps the shell's pid: the replay's runtime directory is flowsentry-PID.
+    const Result r = run("--pcap " + shell_quote(data("demo.pcap")) + " --stats-json /nonexistent-dir/stats.json",
+                         tmp, "echo $$ >" + shell_quote(pid.string()) + "; exec ");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_EQ(r.err, "flowsentry: /nonexistent-dir/stats.json: cannot open for writing: No such file or directory\n");
+    EXPECT_TRUE(r.out.empty()) << "no packet may be read";
+    const std::string runtime = "/var/run/dpdk/flowsentry-" + std::to_string(std::atol(read_file(pid).c_str()));
+    EXPECT_FALSE(fs::exists(runtime)) << runtime;
+}
+
+TEST(OutputFailures, FullDeviceExitsOneWithTheCause)
+{
+    TempDir tmp;
+    const fs::path stats = tmp.path() / "stats.json";
+    const Result r = run("--pcap " + shell_quote(data("demo.pcap")) + " -o /dev/full --stats-json " +
+                             shell_quote(stats.string()),
+                         tmp);
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_NE(r.err.find("flowsentry: summary"), std::string::npos) << r.err;
+    const std::string last = r.err.substr(r.err.rfind('\n', r.err.size() - 2) + 1);
+    EXPECT_EQ(last.rfind("flowsentry: output lost: sink file:/dev/full dropped ", 0), 0u) << r.err;
+    EXPECT_NE(last.find("(/dev/full: write failed: No space left on device)\n"), std::string::npos) << last;
+    EXPECT_FALSE(read_file(stats).empty()) << "the counters are written all the same";
+}
+
+// `flowsentry --pcap X | head -1`: the closed pipe is a failed sink, not a
+// killed process: the file sink beside it gets every document, the summary
+// and the counters are written, and the exit status says output was lost.
+TEST(OutputFailures, ClosedStdoutPipeKeepsTheOtherSinkAndTheSummary)
+{
+    TempDir tmp;
+    const fs::path conf = tmp.path() / "two-sinks.yaml", file = tmp.path() / "events.ndjson";
+    const fs::path stats = tmp.path() / "stats.json", status = tmp.path() / "status";
+    write_text(conf, "sinks:\n  - {type: stdout}\n  - {type: file, path: " + file.string() + "}\n");
+    std::string first;
+    const fs::path err = tmp.path() / "stderr.txt";
+    // many_flows.pcap writes far more than a pipe holds, so writes after
+    // head has gone fail.
+    ASSERT_EQ(run_command("(" + shell_quote(binary()) + " --pcap " + shell_quote(data("many_flows.pcap")) + " -c " +
+                              shell_quote(conf.string()) + " --stats-json " + shell_quote(stats.string()) + " 2>" +
+                              shell_quote(err.string()) + "; echo $? >" + shell_quote(status.string()) +
+                              ") | head -1",
+                          &first),
+              0);
+    const std::string errors = read_file(err);
+    EXPECT_EQ(read_file(status), "1\n") << errors;
+    EXPECT_EQ(count_lines(first, "\n"), 1);
+    // many_flows.truth.json: 150 accepted connections.
+    EXPECT_EQ(count_lines(read_file(file), "\"action\":\"connection-accepted\""), 150);
+    EXPECT_NE(errors.find("flowsentry: summary"), std::string::npos) << errors;
+    EXPECT_NE(errors.find("output lost: sink stdout dropped "), std::string::npos) << errors;
+    EXPECT_NE(errors.find("(stdout: write failed: Broken pipe)"), std::string::npos) << errors;
+    EXPECT_FALSE(read_file(stats).empty());
+}
+
 // ---- the EAL form's inputs (docs/operations.md, docs/configuration.md#automatic-mempool-size) ----
 
 TEST(EalForm, PcapVdevOfAnotherLinkTypeIsRefusedAtStart)
