@@ -11,6 +11,7 @@
 #include "flowsentry/address_set.hpp"
 #include "flowsentry/event_record.hpp"
 #include "flowsentry/flow_table.hpp"
+#include "flowsentry_version.h"
 
 namespace flowsentry {
 
@@ -290,8 +291,13 @@ Options:
                        the name must not contain ','. Give it again for more
                        ports (a tap pair: --pcap uplink.pcap --pcap downlink.pcap);
                        the files are merged in capture-time order
-  -c, --config FILE    configuration file (YAML); without it the built-in
-                       defaults are used (the same as conf/flowsentry.yaml)
+  -c, --config FILE    configuration file (YAML). Without it:
+                       )" FLOWSENTRY_SYSCONFDIR R"(/flowsentry.yaml
+                       (conf/flowsentry.yaml of the source tree for the binary
+                       of its build directory); if that file is missing, the
+                       built-in defaults and the signature pack beside it,
+                       signatures/telnet.yaml, if present (one line on stderr
+                       says which)
   -o, --output FILE    write NDJSON events to FILE ('-' = stdout); overrides
                        output.path in the configuration
   --stats-json FILE    write the final counters to FILE as JSON at exit

@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <initializer_list>
 #include <set>
 #include <sstream>
@@ -876,6 +877,41 @@ Config load_config(const std::string &path)
     if (err != 0)
         throw ConfigError(path + ": cannot read: " + std::strerror(err));
     return parse_config(text, path);
+}
+
+std::string default_config_dir(const std::string &executable, const InstallLayout &layout)
+{
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::path(executable).parent_path().lexically_normal();
+    if (!layout.build_root.empty() && dir == fs::path(layout.build_root).lexically_normal())
+        return layout.source_confdir;
+    // dir is D + bindir: the same D in front of confdir.
+    const std::string bindir = fs::path(layout.bindir).lexically_normal().string();
+    const std::string d = dir.string();
+    if (d.size() > bindir.size() && d.compare(d.size() - bindir.size(), bindir.size(), bindir) == 0 &&
+        bindir.front() == '/')
+        return d.substr(0, d.size() - bindir.size()) + layout.confdir;
+    return layout.confdir;
+}
+
+Config load_default_config(const std::string &dir, std::string &notice)
+{
+    namespace fs = std::filesystem;
+    const std::string file = dir + "/flowsentry.yaml";
+    std::error_code ec;
+    if (fs::exists(file, ec))
+        return load_config(file);
+    Config c = parse_config("", "<built-in defaults>");
+    // The pack conf/flowsentry.yaml names, where the install puts it.
+    const std::string pack = dir + "/signatures/telnet.yaml";
+    notice = "no configuration file " + file + " (give one with -c): built-in defaults";
+    if (fs::is_regular_file(pack, ec)) {
+        c.inspection.signature_packs = {pack};
+        notice += ", signature pack " + pack;
+    } else {
+        notice += ", no signature pack (no " + pack + "): payload inspection off";
+    }
+    return c;
 }
 
 }  // namespace flowsentry

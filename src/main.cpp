@@ -166,6 +166,21 @@ std::string hostname_or(const std::string &configured)
     return name;
 }
 
+// Without -c: the installed configuration, or the source tree's for the
+// binary of a build directory; one line says so when there is none.
+Config default_config()
+{
+    std::error_code ec;
+    const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    const InstallLayout layout{FLOWSENTRY_BINDIR, FLOWSENTRY_SYSCONFDIR, FLOWSENTRY_BUILD_ROOT,
+                               FLOWSENTRY_SOURCE_CONFDIR};
+    std::string notice;
+    Config config = load_default_config(default_config_dir(self, layout), notice);
+    if (!notice.empty())
+        std::fprintf(stderr, "flowsentry: %s\n", notice.c_str());
+    return config;
+}
+
 int run(int argc, char **argv)
 {
     // A reader that closes our stdout is a failing sink (EPIPE), not a reason to die.
@@ -188,7 +203,7 @@ int run(int argc, char **argv)
 
     Config config;
     try {
-        config = cl.config_path.empty() ? parse_config("", "<defaults>") : load_config(cl.config_path);
+        config = cl.config_path.empty() ? default_config() : load_config(cl.config_path);
     } catch (const ConfigError &e) {
         throw Fatal(kExitUsage, e.what());
     }
