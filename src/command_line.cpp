@@ -300,7 +300,8 @@ Options:
                        says which)
   -o, --output FILE    write NDJSON events to FILE ('-' = stdout); overrides
                        output.path in the configuration
-  --stats-json FILE    write the final counters to FILE as JSON at exit
+  --stats-json FILE    write the final counters to FILE as JSON at exit (the
+                       file is opened at start: a bad path stops the start)
   --bench SECONDS      stop after SECONDS of polling, as on SIGINT, and report
                        the counters (stderr, --stats-json); for benchmarks on a
                        looping input (scripts/bench.sh)
@@ -316,7 +317,8 @@ Examples:
 
 Exit status:
   0  success (the capture was read to the end, or a clean stop)
-  1  runtime error (EAL, ports, memory, output)
+  1  runtime error (EAL, ports, memory, a capture that cannot be read, or
+     output lost: a sink dropped lines, named on the last line of stderr)
   2  usage or configuration error
 
 See docs/configuration.md for every configuration key.
