@@ -2,6 +2,7 @@
 #include "flowsentry/capture_file.hpp"
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <stdexcept>
 
@@ -89,8 +90,14 @@ void check_pcap_vdevs(const std::vector<std::string> &eal_args, uint32_t mbufs)
 {
     for (const PcapVdev &v : pcap_vdevs(eal_args)) {
         uint64_t frames = 0;
-        for (const std::string &file : v.rx_files)
+        for (const std::string &file : v.rx_files) {
+            // A pipe (rx_pcap=/dev/stdin, a FIFO) can be read once only:
+            // it is the PMD's, unchecked.
+            std::error_code ec;
+            if (std::filesystem::exists(file, ec) && !std::filesystem::is_regular_file(file, ec))
+                continue;
             frames += capture_frames(file);
+        }
         // infinite_rx holds the whole capture in mbufs of the port's pool,
         // for as long as the port runs.
         if (v.infinite_rx && frames >= mbufs)

@@ -34,8 +34,9 @@ struct PcapVdev {
 std::vector<PcapVdev> pcap_vdevs(const std::vector<std::string> &eal_args);
 
 // What --pcap checks, for every net_pcap vdev of the EAL arguments: each
-// rx_pcap file (inspect_capture), and that an infinite_rx capture fits in
-// `mbufs`, the mbuf pool it is held in. Throws std::runtime_error.
+// rx_pcap file (inspect_capture; not a pipe, which only the PMD may read),
+// and that an infinite_rx capture fits in `mbufs`, the mbuf pool it is held
+// in. Throws std::runtime_error.
 void check_pcap_vdevs(const std::vector<std::string> &eal_args, uint32_t mbufs);
 
 }  // namespace flowsentry
