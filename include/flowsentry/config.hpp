@@ -73,7 +73,7 @@ struct SinkConfig {
     uint8_t facility = 16;                 // syslog: local0
     std::string app_name = "flowsentry";  // syslog APP-NAME
     uint32_t queue_bytes = 64u << 20;      // pending output before lines are dropped
-    uint32_t rate = 20000;                 // syslog over UDP: messages per second at most
+    uint32_t rate = 5000;                  // syslog over UDP: messages per second at most
 };
 
 // Telnet payload inspection (payload_inspector.hpp); off without packs.

@@ -787,7 +787,7 @@ TEST(SinkConfig, ParsesEveryKind)
                                   "  - {type: syslog, address: '127.0.0.1:514', rate: 500}\n",
                                   "t.yaml");
     ASSERT_EQ(c.sinks.size(), 5u);
-    EXPECT_EQ(c.sinks[0].rate, 20000u);
+    EXPECT_EQ(c.sinks[0].rate, 5000u);
     EXPECT_EQ(c.sinks[4].rate, 500u);
     EXPECT_EQ(c.sinks[0].rotate_bytes, 1000000u);
     EXPECT_EQ(c.sinks[0].rotate_files, 3u);
