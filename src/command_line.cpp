@@ -12,6 +12,7 @@
 #include "flowsentry/event_record.hpp"
 #include "flowsentry/flow_table.hpp"
 #include "flowsentry/scan_counter.hpp"
+#include "flowsentry_version.h"
 
 namespace flowsentry {
 
@@ -293,11 +294,17 @@ Options:
                        the name must not contain ','. Give it again for more
                        ports (a tap pair: --pcap uplink.pcap --pcap downlink.pcap);
                        the files are merged in capture-time order
-  -c, --config FILE    configuration file (YAML); without it the built-in
-                       defaults are used (the same as conf/flowsentry.yaml)
+  -c, --config FILE    configuration file (YAML). Without it:
+                       )" FLOWSENTRY_SYSCONFDIR R"(/flowsentry.yaml
+                       (conf/flowsentry.yaml of the source tree for the binary
+                       of its build directory); if that file is missing, the
+                       built-in defaults and the signature pack beside it,
+                       signatures/telnet.yaml, if present (one line on stderr
+                       says which)
   -o, --output FILE    write NDJSON events to FILE ('-' = stdout); overrides
                        output.path in the configuration
-  --stats-json FILE    write the final counters to FILE as JSON at exit
+  --stats-json FILE    write the final counters to FILE as JSON at exit (the
+                       file is opened at start: a bad path stops the start)
   --bench SECONDS      stop after SECONDS of polling, as on SIGINT, and report
                        the counters (stderr, --stats-json); for benchmarks on a
                        looping input (scripts/bench.sh)
@@ -313,7 +320,8 @@ Examples:
 
 Exit status:
   0  success (the capture was read to the end, or a clean stop)
-  1  runtime error (EAL, ports, memory, output)
+  1  runtime error (EAL, ports, memory, a capture that cannot be read, or
+     output lost: a sink dropped lines, named on the last line of stderr)
   2  usage or configuration error
 
 See docs/configuration.md for every configuration key.

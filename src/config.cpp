@@ -7,6 +7,7 @@
 #include "flowsentry/config.hpp"
 
 #include "flowsentry/ip_reassembly.hpp"
+#include "flowsentry/signatures.hpp"
 
 #include <rte_config.h>
 
@@ -17,6 +18,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <initializer_list>
 #include <set>
 #include <sstream>
@@ -505,7 +507,7 @@ void parse_sink(const Parser &p, const Item &item, SinkConfig &sink)
     Item path_item, address_item;
     bool have_path = false, have_address = false;
     p.for_each_key(item, {"type", "path", "rotate_bytes", "rotate_files", "transport", "address", "facility",
-                          "app_name", "queue_bytes"},
+                          "app_name", "queue_bytes", "rate"},
                    [&](const std::string &k, const Item &v) {
         if (k == "type") {
             const std::string t = p.string(v);
@@ -550,8 +552,10 @@ void parse_sink(const Parser &p, const Item &item, SinkConfig &sink)
                 ok = ok && ch > 32 && ch < 127;
             if (!ok)
                 p.fail(v, "must be 1..48 printable ASCII characters without spaces");
-        } else {
+        } else if (k == "queue_bytes") {
             sink.queue_bytes = static_cast<uint32_t>(p.integer(v, 4096, UINT32_MAX));
+        } else {
+            sink.rate = static_cast<uint32_t>(p.integer(v, 100, 10000000));
         }
     });
     if (!have_type)
@@ -585,7 +589,12 @@ void parse_inspection(const Parser &p, const std::string &key, const Item &item,
             const std::string path = p.string(e);
             if (path.empty())
                 p.fail(e, "must not be empty");
-            in.signature_packs.push_back(path[0] == '/' ? path : dir + path);
+            const std::string resolved = path[0] == '/' ? path : dir + path;
+            // Checked here, where the line that names the pack is known.
+            const std::string problem = signature_pack_problem(resolved);
+            if (!problem.empty())
+                p.fail(e.mark, e.path, "signature pack " + resolved + ": " + problem);
+            in.signature_packs.push_back(resolved);
         });
     } else if (key == "inspection") {
         p.for_each_key(item, {"flows_per_worker", "depth", "reassembly"}, [&](const std::string &k, const Item &v) {
@@ -949,6 +958,41 @@ Config load_config(const std::string &path)
     if (err != 0)
         throw ConfigError(path + ": cannot read: " + std::strerror(err));
     return parse_config(text, path);
+}
+
+std::string default_config_dir(const std::string &executable, const InstallLayout &layout)
+{
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::path(executable).parent_path().lexically_normal();
+    if (!layout.build_root.empty() && dir == fs::path(layout.build_root).lexically_normal())
+        return layout.source_confdir;
+    // dir is D + bindir: the same D in front of confdir.
+    const std::string bindir = fs::path(layout.bindir).lexically_normal().string();
+    const std::string d = dir.string();
+    if (d.size() > bindir.size() && d.compare(d.size() - bindir.size(), bindir.size(), bindir) == 0 &&
+        bindir.front() == '/')
+        return d.substr(0, d.size() - bindir.size()) + layout.confdir;
+    return layout.confdir;
+}
+
+Config load_default_config(const std::string &dir, std::string &notice)
+{
+    namespace fs = std::filesystem;
+    const std::string file = dir + "/flowsentry.yaml";
+    std::error_code ec;
+    if (fs::exists(file, ec))
+        return load_config(file);
+    Config c = parse_config("", "<built-in defaults>");
+    // The pack conf/flowsentry.yaml names, where the install puts it.
+    const std::string pack = dir + "/signatures/telnet.yaml";
+    notice = "no configuration file " + file + " (give one with -c): built-in defaults";
+    if (fs::is_regular_file(pack, ec)) {
+        c.inspection.signature_packs = {pack};
+        notice += ", signature pack " + pack;
+    } else {
+        notice += ", no signature pack (no " + pack + "): payload inspection off";
+    }
+    return c;
 }
 
 }  // namespace flowsentry

@@ -166,8 +166,25 @@ std::string hostname_or(const std::string &configured)
     return name;
 }
 
+// Without -c: the installed configuration, or the source tree's for the
+// binary of a build directory; one line says so when there is none.
+Config default_config()
+{
+    std::error_code ec;
+    const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    const InstallLayout layout{FLOWSENTRY_BINDIR, FLOWSENTRY_SYSCONFDIR, FLOWSENTRY_BUILD_ROOT,
+                               FLOWSENTRY_SOURCE_CONFDIR};
+    std::string notice;
+    Config config = load_default_config(default_config_dir(self, layout), notice);
+    if (!notice.empty())
+        std::fprintf(stderr, "flowsentry: %s\n", notice.c_str());
+    return config;
+}
+
 int run(int argc, char **argv)
 {
+    // A reader that closes our stdout is a failing sink (EPIPE), not a reason to die.
+    std::signal(SIGPIPE, SIG_IGN);
     CommandLine cl;
     try {
         cl = parse_command_line(argc, argv);
@@ -186,7 +203,7 @@ int run(int argc, char **argv)
 
     Config config;
     try {
-        config = cl.config_path.empty() ? parse_config("", "<defaults>") : load_config(cl.config_path);
+        config = cl.config_path.empty() ? default_config() : load_config(cl.config_path);
     } catch (const ConfigError &e) {
         throw Fatal(kExitUsage, e.what());
     }
@@ -197,23 +214,26 @@ int run(int argc, char **argv)
     control_options.stats_interval_s = config.stats_interval_s;
     control_options.stop_after_s = cl.bench_seconds;
     if (!cl.pcaps.empty()) {
-        for (const std::string &pcap : cl.pcaps) {
-            const CaptureInfo capture = inspect_capture(pcap);
-            if (capture.truncated)
-                std::fprintf(stderr, "flowsentry: warning: %s ends inside a record; reading its %llu whole frames\n",
-                             pcap.c_str(), static_cast<unsigned long long>(capture.frames));
-            control_options.expected_frames += capture.frames;
-        }
+        for (const std::string &pcap : cl.pcaps)
+            control_options.expected_frames += capture_frames(pcap);
         if (control_options.expected_frames == 0) {
             std::fprintf(stderr, "flowsentry: %s has no frames; nothing to do\n",
                          cl.pcaps.size() == 1 ? cl.pcaps[0].c_str() : "no capture");
             return 0;
         }
         cl.eal_args = pcap_eal_args(argv[0], cl.pcaps, config);
+    } else {
+        check_pcap_vdevs(cl.eal_args, config.mempool_mbufs != 0 ? config.mempool_mbufs : mempool_size(config, 1));
     }
 
-    // Open the output before DPDK starts: a bad path is a start-up error.
+    // Open the outputs before DPDK starts: a bad path is a start-up error.
     SinkSet sinks(effective_sinks(config, cl.output), hostname_or(config.observer_hostname));
+    std::ofstream stats_out;
+    if (!cl.stats_json.empty()) {
+        stats_out.open(cl.stats_json);
+        if (!stats_out)
+            throw Fatal(kExitRuntime, cl.stats_json + ": cannot open for writing: " + std::strerror(errno));
+    }
 
     // Signature packs compile before DPDK starts: a bad one is a
     // configuration error, named by file, line and signature id.
@@ -262,7 +282,7 @@ int run(int argc, char **argv)
         }
         warn_remote_port("the spreading lcore", spread_lcore, p);
         for (uint16_t q = 0; q < p.rx_queues; ++q)
-            spreader->add_source({p.port_id, q, p.timestamps});
+            spreader->add_source({p.port_id, q, p.from_file, p.timestamps});
         spread_stamped |= p.timestamps;
     }
     if (spreader)
@@ -331,11 +351,11 @@ int run(int argc, char **argv)
     rte_eal_mp_wait_lcore();
 
     std::fputs(control.summary_text().c_str(), stderr);
-    if (!cl.stats_json.empty()) {
-        std::ofstream out(cl.stats_json);
-        out << control.summary_json();
-        if (!out)
-            throw Fatal(kExitRuntime, cl.stats_json + ": cannot write stats: " + std::strerror(errno));
+    std::string output_failure = lost_output(sinks.status());
+    if (stats_out.is_open()) {
+        stats_out << control.summary_json() << std::flush;
+        if (!stats_out && output_failure.empty())
+            output_failure = cl.stats_json + ": cannot write stats: " + std::strerror(errno);
     }
 
     stop_rx_ports(ports);
@@ -352,6 +372,9 @@ int run(int argc, char **argv)
         std::error_code ignored;
         std::filesystem::remove_all(runtime_dir, ignored);
     }
+    // Output was lost: the run failed, whatever else went well.
+    if (!output_failure.empty())
+        throw Fatal(kExitRuntime, output_failure);
     return 0;
 }
 

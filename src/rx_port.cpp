@@ -6,12 +6,16 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
+#include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_kvargs.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
@@ -54,7 +58,7 @@ std::vector<RxPort> select_ports(const Config &config)
 {
     std::vector<RxPort> ports;
     auto add = [&](uint16_t id, const std::string &device, const std::string &name, uint16_t descriptors) {
-        ports.push_back({id, device, name, "", port_socket(id), RxMode::queues, 0, descriptors, false});
+        ports.push_back({id, device, name, "", port_socket(id), RxMode::queues, 0, descriptors, false, false});
     };
     if (config.ports.empty()) {
         uint16_t id;
@@ -94,6 +98,19 @@ rte_eth_dev_info device_info(const RxPort &port)
 
 bool is_pcap(const rte_eth_dev_info &info) { return std::strcmp(info.driver_name, "net_pcap") == 0; }
 
+// A pcap port with infinite_rx=1 loops its capture from memory and stamps
+// nothing: its packets have no capture time.
+bool loops_capture(const rte_eth_dev_info &info)
+{
+    const rte_devargs *devargs = info.device != nullptr ? rte_dev_devargs(info.device) : nullptr;
+    if (devargs == nullptr || devargs->args == nullptr)
+        return false;
+    std::unique_ptr<rte_kvargs, decltype(&rte_kvargs_free)> kv(rte_kvargs_parse(devargs->args, nullptr),
+                                                                &rte_kvargs_free);
+    const char *value = kv ? rte_kvargs_get(kv.get(), "infinite_rx") : nullptr;
+    return value != nullptr && std::strcmp(value, "0") != 0;
+}
+
 // Decides how each port reaches the workers, and how many queues it gets.
 void choose_rx_modes(std::vector<RxPort> &ports, const Config &config)
 {
@@ -102,9 +119,11 @@ void choose_rx_modes(std::vector<RxPort> &ports, const Config &config)
         const rte_eth_dev_info info = device_info(p);
         p.driver = info.driver_name;
         // The pcap PMD stamps every packet with its capture time (in µs)
-        // through the RX timestamp dynfield, without advertising the offload.
-        // A NIC's stamps are its own clock, not the epoch: live ports use the TSC.
-        p.timestamps = is_pcap(info);
+        // through the RX timestamp dynfield, without advertising the offload
+        // (but not when it loops the capture). A NIC's stamps are its own
+        // clock, not the epoch: live ports use the TSC.
+        p.from_file = is_pcap(info);
+        p.timestamps = p.from_file && !loops_capture(info);
         capture_ports += p.timestamps;
     }
     for (RxPort &p : ports) {

@@ -82,12 +82,15 @@ void RxSpreader::run(const std::atomic<bool> &stop)
 {
     clock_.init(true);
     // Capture files are read as fast as the workers go, and never dropped;
-    // several are merged back into capture-time order so that a tap pair
-    // (one direction per file) replays as it was seen.
+    // several stamped ones are merged back into capture-time order so that
+    // a tap pair (one direction per file) replays as it was seen.
     lossless_ = !sources_.empty();
-    for (const SpreadSource &s : sources_)
-        lossless_ &= s.timestamps;
-    merge_ = lossless_ && sources_.size() > 1;
+    bool stamped = true;
+    for (const SpreadSource &s : sources_) {
+        lossless_ &= s.from_file;
+        stamped &= s.timestamps;
+    }
+    merge_ = lossless_ && stamped && sources_.size() > 1;
     if (merge_)
         pending_.reset(new Pending[sources_.size()]);
 

@@ -2,6 +2,9 @@
 // databases (see signatures.hpp). Control thread and start-up only.
 #include "flowsentry/signatures.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -226,6 +229,9 @@ private:
 
 std::string read_file(const std::string &path)
 {
+    const std::string problem = signature_pack_problem(path);
+    if (!problem.empty())
+        throw SignatureError(path + ": " + problem);
     std::ifstream in(path, std::ios::binary);
     if (!in)
         throw SignatureError(path + ": cannot open: " + std::strerror(errno));
@@ -237,6 +243,16 @@ std::string read_file(const std::string &path)
 }
 
 }  // namespace
+
+std::string signature_pack_problem(const std::string &path)
+{
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || ::access(path.c_str(), R_OK) != 0)
+        return std::string("cannot open: ") + std::strerror(errno);
+    if (S_ISDIR(st.st_mode))
+        return "is a directory, not a pack: name the pack's YAML file (for example signatures/telnet.yaml)";
+    return "";
+}
 
 std::vector<Signature> parse_signature_pack(const std::string &yaml_text, const std::string &source_name)
 {

@@ -2,7 +2,9 @@
 #include "flowsentry/sinks.hpp"
 
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netdb.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -15,6 +17,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -48,7 +51,9 @@ size_t count_lines(const std::string &s, size_t from = 0)
 
 // Where bytes go. send() consumes whole lines from the front of `lines`
 // and returns how many bytes it consumed; it sets `error` and returns what
-// it managed when the transport fails. Runs on the sink's writer thread.
+// it managed when the transport fails, and returns early without an error
+// when it must wait (pacing, a slow receiver). Runs on the sink's writer
+// thread.
 class Transport {
 public:
     virtual ~Transport() = default;
@@ -57,10 +62,18 @@ public:
     virtual size_t send(const std::string &lines, std::string &error, uint64_t &dropped) = 0;
     virtual bool reopens_on_hup() const { return false; }
     virtual uint64_t rotations() const { return 0; }
+    // Lines consumed but not known to be delivered yet (TCP: not yet
+    // acknowledged); send("") checks again.
+    virtual uint64_t unconfirmed() const { return 0; }
+    // The failure cannot pass: the reader of a pipe has gone (EPIPE).
+    virtual bool gone() const { return false; }
 };
 
-// A file (rotated by size) or stdout. Bytes go out with write(2), so a
-// partial write (a disk that fills) is resumed at the exact byte.
+// A file (rotated by size) or stdout. A file gets whole lines or nothing:
+// a write that fails inside a line (a disk that fills) is cut back to the
+// line's start, and the line is written whole once there is room. A pipe
+// cannot be cut back: a short write there resumes at the exact byte. A
+// closed pipe (EPIPE) is for good.
 class FileTransport : public Transport {
 public:
     explicit FileTransport(const SinkConfig &c) : config_(c), is_stdout_(c.type == SinkType::stdout_stream) {}
@@ -116,8 +129,10 @@ public:
             if (n < 0) {
                 if (errno == EINTR)
                     continue;
-                error = (is_stdout_ ? std::string("stdout") : config_.path) + ": write failed: " + std::strerror(errno);
-                return done;
+                const int err = errno;
+                gone_ = is_stdout_ && err == EPIPE;
+                error = (is_stdout_ ? std::string("stdout") : config_.path) + ": write failed: " + std::strerror(err);
+                return cut_back_to_line(lines, done);
             }
             done += static_cast<size_t>(n);
             size_ += static_cast<uint64_t>(n);
@@ -127,8 +142,29 @@ public:
 
     bool reopens_on_hup() const override { return !is_stdout_; }
     uint64_t rotations() const override { return rotations_; }
+    bool gone() const override { return gone_; }
 
 private:
+    // After a failed write at `done`: truncates the file back to the start
+    // of the line written in part, so the file never holds half a line.
+    // Returns the consumed bytes: up to that line's start.
+    size_t cut_back_to_line(const std::string &lines, size_t done)
+    {
+        const size_t nl = done == 0 ? std::string::npos : lines.rfind('\n', done - 1);
+        const size_t line_start = nl == std::string::npos ? 0 : nl + 1;
+        const uint64_t partial = done - line_start;
+        if (partial == 0)
+            return done;
+        // A pipe cannot be cut back (ESPIPE): the rest of the line follows
+        // once the write works again.
+        const off_t end = ::lseek(fd_, 0, SEEK_CUR);
+        const off_t line_at = end - static_cast<off_t>(partial);
+        if (end < 0 || ::ftruncate(fd_, line_at) != 0 || ::lseek(fd_, line_at, SEEK_SET) != line_at)
+            return done;
+        size_ -= partial;
+        return line_start;
+    }
+
     // path -> path.1 -> ... -> path.N, the oldest removed.
     bool rotate(std::string &error)
     {
@@ -150,20 +186,36 @@ private:
     int fd_ = -1;
     uint64_t size_ = 0;
     uint64_t rotations_ = 0;
+    bool gone_ = false;
 };
 
 // Syslog, RFC 5424, one document per message. UDP and unix datagrams carry
 // one message each; TCP uses octet-counting framing (RFC 6587).
+//
+// UDP has no acknowledgement: a receiver that is down or whose socket
+// buffer is full drops datagrams and nobody is told. So UDP is paced
+// (`rate` messages per second), and a backlog after an outage does not
+// overrun the receiver in one burst. A unix datagram socket blocks instead
+// of dropping.
+//
+// TCP keeps every frame until the receiver's TCP has acknowledged it
+// (SIOCOUTQ: bytes not yet acknowledged), and resends the frames not
+// acknowledged, whole, on a new connection: a receiver that restarts loses
+// nothing it had not taken in. A frame the receiver had taken in but not
+// processed when it died is lost (TCP acknowledges receipt, not processing);
+// one it had taken in and whose acknowledgement was lost is sent twice.
 class SyslogSender : public Transport {
 public:
-    SyslogSender(const SinkConfig &c, std::string hostname) : config_(c), hostname_(std::move(hostname)) {}
+    SyslogSender(const SinkConfig &c, std::string hostname)
+        : config_(c), hostname_(std::move(hostname)), burst_(std::max(1.0, c.rate / 100.0)), tokens_(burst_)
+    {
+    }
     ~SyslogSender() override { close(); }
 
     bool open(std::string &error) override
     {
         close();
-        partial_frame_.clear();
-        frame_sent_ = 0;
+        sent_ = 0;  // what was not acknowledged goes again, whole, on the new connection
         if (config_.transport == SyslogTransport::unix_datagram) {
             fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
             sockaddr_un addr{};
@@ -179,7 +231,7 @@ public:
             host = host.substr(1, host.size() - 2);
         const std::string port = config_.address.substr(colon + 1);
         addrinfo hints{};
-        hints.ai_socktype = config_.transport == SyslogTransport::tcp ? SOCK_STREAM : SOCK_DGRAM;
+        hints.ai_socktype = stream() ? SOCK_STREAM : SOCK_DGRAM;
         addrinfo *res = nullptr;
         const int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
         if (rc != 0) {
@@ -193,6 +245,12 @@ public:
             failed(error);
         }
         freeaddrinfo(res);
+        if (fd_ >= 0 && stream()) {
+            // A receiver that stops reading must not hold the writer (and the
+            // exit) forever: a send that waits this long comes back.
+            timeval tv{1, 0};
+            setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        }
         return fd_ >= 0;
     }
 
@@ -205,42 +263,128 @@ public:
 
     size_t send(const std::string &lines, std::string &error, uint64_t &dropped) override
     {
-        const bool stream = config_.transport == SyslogTransport::tcp;
+        return stream() ? send_stream(lines, error) : send_datagrams(lines, error, dropped);
+    }
+
+    uint64_t unconfirmed() const override { return frame_ends_.size(); }
+
+private:
+    bool stream() const { return config_.transport == SyslogTransport::tcp; }
+    std::string name() const { return "syslog " + config_.address; }
+
+    std::string frame(const std::string &lines, size_t from, size_t to) const
+    {
+        const std::string msg = syslog_message(lines.substr(from, to - from), config_.facility, hostname_,
+                                               config_.app_name, wall_ns());
+        return stream() ? std::to_string(msg.size()) + " " + msg : msg;
+    }
+
+    static size_t line_end(const std::string &lines, size_t from)
+    {
+        const size_t nl = lines.find('\n', from);
+        return nl == std::string::npos ? lines.size() : nl + 1;
+    }
+
+    size_t send_datagrams(const std::string &lines, std::string &error, uint64_t &dropped)
+    {
+        const auto give_back = Clock::now() + kPoll;
         size_t done = 0;
         while (done < lines.size()) {
-            const size_t nl = lines.find('\n', done);
-            const size_t end = nl == std::string::npos ? lines.size() : nl + 1;
-            if (partial_frame_.empty()) {
-                const std::string msg = syslog_message(lines.substr(done, end - done), config_.facility, hostname_,
-                                                       config_.app_name, wall_ns());
-                partial_frame_ = stream ? std::to_string(msg.size()) + " " + msg : msg;
-                frame_sent_ = 0;
+            if (config_.transport == SyslogTransport::udp && !take_token()) {
+                if (Clock::now() >= give_back)
+                    return done;  // back to the writer loop; the rest stays queued
+                std::this_thread::sleep_for(std::chrono::microseconds(1000000 / std::max<uint32_t>(config_.rate, 1)));
+                continue;
             }
-            const ssize_t n = ::send(fd_, partial_frame_.data() + frame_sent_, partial_frame_.size() - frame_sent_,
-                                     MSG_NOSIGNAL);
+            const size_t end = line_end(lines, done);
+            const std::string msg = frame(lines, done, end);
+            ssize_t n;
+            while ((n = ::send(fd_, msg.data(), msg.size(), MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+            }
             if (n < 0) {
-                if (errno == EINTR)
-                    continue;
-                if (!stream && errno == EMSGSIZE) {
-                    dropped += 1;  // bigger than any datagram: can never be sent
-                    partial_frame_.clear();
-                    done = end;
-                    continue;
+                if (errno != EMSGSIZE) {
+                    failed(error);
+                    return done;
                 }
-                failed(error);
-                return done;
+                dropped += 1;  // bigger than any datagram: can never be sent
             }
-            frame_sent_ += static_cast<size_t>(n);
-            if (frame_sent_ == partial_frame_.size()) {
-                partial_frame_.clear();
-                done = end;
-            }
+            done = end;
         }
         return done;
     }
 
-private:
-    std::string name() const { return "syslog " + config_.address; }
+    // UDP pacing: a token bucket of `rate` per second, 10 ms of it at once.
+    bool take_token()
+    {
+        const auto now = Clock::now();
+        const double elapsed = std::chrono::duration<double>(now - last_refill_).count();
+        last_refill_ = now;
+        tokens_ = std::min(burst_, tokens_ + elapsed * config_.rate);
+        if (tokens_ < 1)
+            return false;
+        tokens_ -= 1;
+        return true;
+    }
+
+    size_t send_stream(const std::string &lines, std::string &error)
+    {
+        if (fd_ < 0 || !acknowledged(error))
+            return 0;
+        size_t done = 0;
+        for (;;) {
+            // Frame whole lines, a bounded amount ahead of what is sent.
+            while (done < lines.size() && unacked_.size() - sent_ < kFrameAhead) {
+                const size_t end = line_end(lines, done);
+                unacked_ += frame(lines, done, end);
+                frame_ends_.push_back(unacked_.size());
+                done = end;
+            }
+            if (sent_ == unacked_.size())
+                return done;
+            const ssize_t n = ::send(fd_, unacked_.data() + sent_, unacked_.size() - sent_, MSG_NOSIGNAL);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                    return done;  // the receiver is slow: come back later
+                failed(error);
+                return done;
+            }
+            sent_ += static_cast<size_t>(n);
+            if (!acknowledged(error))
+                return done;
+        }
+    }
+
+    // Drops the frames the receiver's TCP has acknowledged. False (and the
+    // connection closed) when the receiver has closed or reset it.
+    bool acknowledged(std::string &error)
+    {
+        int outq = 0;
+        if (::ioctl(fd_, SIOCOUTQ, &outq) == 0) {
+            const size_t acked = sent_ - std::min(sent_, static_cast<size_t>(outq));
+            size_t whole = 0;
+            while (!frame_ends_.empty() && frame_ends_.front() <= acked) {
+                whole = frame_ends_.front();
+                frame_ends_.pop_front();
+            }
+            unacked_.erase(0, whole);
+            for (size_t &e : frame_ends_)
+                e -= whole;
+            sent_ -= whole;
+        }
+        // A receiver never sends: readable means closed or reset.
+        char byte;
+        const ssize_t r = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (r == 0) {
+            error = name() + ": the receiver closed the connection";
+            close();
+            return false;
+        }
+        if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return failed(error);
+        return true;
+    }
 
     bool failed(std::string &error)
     {
@@ -249,11 +393,19 @@ private:
         return false;
     }
 
+    static constexpr size_t kFrameAhead = 256 * 1024;
+
     SinkConfig config_;
     std::string hostname_;
     int fd_ = -1;
-    std::string partial_frame_;  // the frame being sent; resent whole on a new connection
-    size_t frame_sent_ = 0;
+    // TCP: frames consumed and not yet acknowledged, oldest first.
+    std::string unacked_;
+    std::deque<size_t> frame_ends_;  // end of each frame in unacked_
+    size_t sent_ = 0;                // bytes of unacked_ sent on this connection
+    // UDP pacing.
+    double burst_;
+    double tokens_;
+    Clock::time_point last_refill_ = Clock::now();
 };
 
 std::string sink_name(const SinkConfig &c)
@@ -286,6 +438,7 @@ public:
         if (!healthy_) {
             if (config.type != SinkType::syslog)
                 throw std::runtime_error(error);
+            last_error_ = error;
             note_failure(error);
         }
         seen_generation_ = g_reopen_generation.load();
@@ -297,7 +450,7 @@ public:
     void enqueue(const std::string &lines)
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (stopping_ || queue_.size() + lines.size() > queue_limit_) {
+        if (stopping_ || gone_ || queue_.size() + lines.size() > queue_limit_) {
             dropped_ += count_lines(lines);
             return;
         }
@@ -321,7 +474,7 @@ public:
     SinkStatus status() const
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        return {name_, healthy_, written_, dropped_, errors_, reopens_, rotations_, queue_.size()};
+        return {name_, healthy_, written_, dropped_, errors_, reopens_, rotations_, queue_.size(), last_error_};
     }
 
 private:
@@ -330,12 +483,13 @@ private:
         std::unique_lock<std::mutex> lock(mutex_);
         auto retry_at = Clock::now();
         auto retry_delay = kFirstRetry;
+        uint64_t unconfirmed = 0;  // lines the transport holds until they are known delivered
         for (;;) {
             cv_.wait_for(lock, kPoll, [&] { return !queue_.empty() || stopping_; });
             const bool hup = g_reopen_generation.load() != seen_generation_;
-            if (stopping_ && (queue_.empty() || Clock::now() >= deadline_))
+            if (stopping_ && ((queue_.empty() && unconfirmed == 0) || gone_ || Clock::now() >= deadline_))
                 break;
-            if (queue_.empty() && !hup)
+            if (queue_.empty() && !hup && unconfirmed == 0)
                 continue;
             lock.unlock();
 
@@ -356,21 +510,32 @@ private:
                 reopens_ += 1;
                 lock.unlock();
             }
-            size_t sent = 0;
-            uint64_t dropped = 0;
+            bool idle = false;
             if (ok) {
                 lock.lock();
                 std::string batch;
                 batch.swap(queue_);
                 lock.unlock();
-                sent = transport_->send(batch, error, dropped);
-                ok = sent == batch.size();
+                uint64_t dropped = 0;
+                const size_t sent = transport_->send(batch, error, dropped);
+                ok = error.empty();
+                idle = batch.empty();
+                const uint64_t still_unconfirmed = transport_->unconfirmed();
                 lock.lock();
                 // What was not sent goes back in front of what arrived meanwhile.
                 queue_.insert(0, batch, sent, std::string::npos);
-                written_ += count_lines(batch.substr(0, sent)) - dropped;
+                written_ += count_lines(batch.substr(0, sent)) + unconfirmed - dropped - still_unconfirmed;
+                unconfirmed = still_unconfirmed;
                 dropped_ += dropped;
                 rotations_ = transport_->rotations();
+                if (transport_->gone()) {
+                    gone_ = true;
+                    dropped_ += count_lines(queue_);
+                    queue_.clear();
+                    std::fprintf(stderr, "flowsentry: sink %s: %s: the reader has gone; its output is dropped "
+                                         "and counted from now on\n",
+                                 name_.c_str(), error.c_str());
+                }
                 lock.unlock();
             }
 
@@ -384,7 +549,8 @@ private:
             if (!ok) {
                 if (!error.empty()) {
                     errors_ += 1;
-                    if (healthy_)
+                    last_error_ = error;
+                    if (healthy_ && !gone_)
                         note_failure(error);
                     failures_in_a_row_ += 1;
                     retry_at = Clock::now() + retry_delay;
@@ -393,11 +559,15 @@ private:
                 // Wait for the retry without spinning.
                 cv_.wait_until(lock, stopping_ ? std::min(retry_at, deadline_) : retry_at,
                                [&] { return stopping_ && Clock::now() >= deadline_; });
+            } else if (idle && stopping_) {
+                // Only waiting for acknowledgements: look again shortly.
+                cv_.wait_for(lock, kPoll / 10);
             }
             healthy_ = ok;
         }
-        // Whatever could not be written by the deadline is lost: count it.
-        dropped_ += count_lines(queue_);
+        // Whatever could not be written, or is not known delivered, by the
+        // deadline is lost: count it.
+        dropped_ += count_lines(queue_) + unconfirmed;
         queue_.clear();
     }
 
@@ -419,6 +589,8 @@ private:
     Clock::time_point deadline_;
     bool healthy_ = true;
     uint64_t seen_generation_ = 0;
+    bool gone_ = false;
+    std::string last_error_;
     uint64_t written_ = 0, dropped_ = 0, errors_ = 0, reopens_ = 0, rotations_ = 0;
     uint64_t failures_in_a_row_ = 0;
     std::thread thread_;
@@ -452,6 +624,19 @@ std::vector<SinkStatus> SinkSet::status() const
     std::vector<SinkStatus> out;
     for (const auto &w : writers_)
         out.push_back(w->status());
+    return out;
+}
+
+std::string lost_output(const std::vector<SinkStatus> &sinks)
+{
+    std::string out;
+    for (const SinkStatus &s : sinks) {
+        if (s.lines_dropped == 0)
+            continue;
+        out += (out.empty() ? "output lost: sink " : "; sink ") + s.name + " dropped " +
+               std::to_string(s.lines_dropped) + " of " + std::to_string(s.lines_written + s.lines_dropped) +
+               " line(s)" + (s.last_error.empty() ? " (queue full, or a datagram too big)" : " (" + s.last_error + ")");
+    }
     return out;
 }
 

@@ -116,6 +116,7 @@ struct SinkConfig {
     uint8_t facility = 16;                 // syslog: local0
     std::string app_name = "flowsentry";  // syslog APP-NAME
     uint32_t queue_bytes = 64u << 20;      // pending output before lines are dropped
+    uint32_t rate = 5000;                  // syslog over UDP: messages per second at most
 };
 
 // Telnet payload inspection (payload_inspector.hpp); off without packs.
@@ -182,5 +183,27 @@ Config load_config(const std::string &path);
 
 // Same, from text (tests, and the built-in defaults when no file is given).
 Config parse_config(const std::string &yaml_text, const std::string &source_name);
+
+// Where a build of flowsentry finds its files (meson.build puts the real
+// ones in flowsentry_version.h; tests give others).
+struct InstallLayout {
+    std::string bindir;          // prefix/bindir: /usr/bin
+    std::string confdir;         // prefix/sysconfdir/flowsentry: /etc/flowsentry
+    std::string build_root;      // the build directory the binary was built in
+    std::string source_confdir;  // the source tree's conf/
+};
+
+// The directory of the configuration used without -c, for the binary at
+// `executable`: the source tree's conf/ for the binary of the build
+// directory; confdir for one installed in bindir, or in bindir under a
+// staging directory (meson install --destdir D: D/usr/bin finds D/etc/...);
+// confdir for a binary anywhere else.
+std::string default_config_dir(const std::string &executable, const InstallLayout &layout);
+
+// The configuration without -c: dir/flowsentry.yaml when it exists. Else
+// the built-in defaults plus the shipped signature pack
+// (dir/signatures/telnet.yaml) if it is there, and `notice` says so in one
+// line: which defaults, which packs.
+Config load_default_config(const std::string &dir, std::string &notice);
 
 }  // namespace flowsentry

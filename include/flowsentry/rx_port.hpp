@@ -29,7 +29,8 @@ struct RxPort {
     RxMode mode;
     uint16_t rx_queues;   // one per worker; spread: every queue the port has
     uint16_t rx_descriptors;
-    bool timestamps;      // packets carry capture time (pcap PMD)
+    bool from_file;       // reads a capture file (pcap PMD): never dropped, read at the workers' pace
+    bool timestamps;      // packets carry capture time (pcap PMD, unless it loops the file)
 };
 
 struct PortStats {

@@ -22,6 +22,7 @@ namespace flowsentry {
 struct SpreadSource {
     uint16_t port_id;
     uint16_t queue_id;
+    bool from_file;   // a capture file: waits for room in the worker rings, never drops
     bool timestamps;  // capture time: sources are merged in time order
 };
 

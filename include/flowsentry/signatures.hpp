@@ -69,6 +69,10 @@ struct Signature {
     std::string origin;            // "file:line:column", for messages
 };
 
+// Why `path` cannot be read as a signature pack, or "" if it can: missing,
+// unreadable, or a directory.
+std::string signature_pack_problem(const std::string &path);
+
 // Reads and validates packs (every entry, duplicate ids across packs).
 // Throws SignatureError "file:line:column: signature ID: what".
 std::vector<Signature> load_signature_packs(const std::vector<std::string> &paths);

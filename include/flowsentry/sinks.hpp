@@ -6,7 +6,8 @@
 // never holds the control thread or the other sinks back. A sink that
 // fails keeps what it could not write queued (up to queue_bytes), retries
 // with back-off, resumes by itself, and logs each change of state once.
-// Lines that do not fit in the queue are dropped and counted.
+// Lines that do not fit in the queue are dropped and counted; so is all
+// output of a stdout whose reader has gone (EPIPE).
 #pragma once
 
 #include <chrono>
@@ -23,12 +24,14 @@ namespace flowsentry {
 struct SinkStatus {
     std::string name;           // "file:/var/log/x.ndjson", "syslog+udp:127.0.0.1:514", "stdout"
     bool healthy;               // last write or open succeeded
-    uint64_t lines_written;
-    uint64_t lines_dropped;     // queue full, too big for a datagram, or still queued at exit
+    uint64_t lines_written;     // TCP syslog: acknowledged by the receiver's TCP
+    uint64_t lines_dropped;     // queue full, too big for a datagram, the reader gone (EPIPE),
+                                // or still queued (TCP: unacknowledged) at exit
     uint64_t write_errors;      // failed writes or opens
     uint64_t reopens;           // opens after the first: retries, SIGHUP, rotation
     uint64_t rotations;
     uint64_t queued_bytes;
+    std::string last_error;     // the cause of the last failure, "" if none
 };
 
 class SinkWriter;
@@ -55,6 +58,10 @@ public:
 private:
     std::vector<std::unique_ptr<SinkWriter>> writers_;
 };
+
+// One line naming each sink that lost lines, how many and the last cause
+// ("" when none did): why a run whose output is incomplete exits 1.
+std::string lost_output(const std::vector<SinkStatus> &sinks);
 
 // Asks every file sink to reopen its path (logrotate's SIGHUP convention).
 // Async-signal-safe: a signal handler may call it.

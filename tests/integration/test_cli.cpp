@@ -61,6 +61,21 @@ int count_lines(const std::string &s, const std::string &needle)
     return n;
 }
 
+// A pcap of one record: an IPv4 header behind `l2`, link type `linktype`.
+std::string ip_header_capture(char linktype, const std::string &l2)
+{
+    std::string pcap("\xd4\xc3\xb2\xa1\x02\x00\x04\x00", 8);
+    pcap += std::string(8, '\0');
+    pcap += std::string("\xff\xff\x00\x00", 4) + linktype + std::string(3, '\0');
+    pcap += std::string(8, '\0');
+    const char len = static_cast<char>(20 + l2.size());
+    pcap += std::string(1, len) + std::string(3, '\0') + std::string(1, len) + std::string(3, '\0');
+    return pcap + l2 + std::string("\x45\x00\x00\x14", 4) + std::string(16, '\0');
+}
+
+// The 16-byte Linux cooked (SLL) header of an IPv4 packet.
+const std::string kSllHeader("\x00\x00\x00\x01\x00\x06\x02\x00\x00\x00\x00\x01\x00\x00\x08\x00", 16);
+
 bool hugepages_reserved()
 {
     std::string meminfo = read_file("/proc/meminfo");
@@ -101,26 +116,15 @@ TEST(StartupErrors, CaptureThatIsNotEthernet)
 {
     TempDir tmp;
     // Raw IP (link type 101) and Linux cooked capture (113, what
-    // `tcpdump -i any` writes): a pcap header and one record of an IPv4
-    // header, behind the 16-byte SLL header for the cooked one.
+    // `tcpdump -i any` writes).
     struct Case {
         char linktype;
         const char *name;
         std::string l2;
     };
-    for (const Case &c : {Case{'\x65', "RAW", ""}, Case{'\x71', "LINUX_SLL", std::string("\x00\x00\x00\x01\x00\x06"
-                                                                                    "\x02\x00\x00\x00\x00\x01"
-                                                                                    "\x00\x00\x08\x00",
-                                                                                    16)}}) {
+    for (const Case &c : {Case{'\x65', "RAW", ""}, Case{'\x71', "LINUX_SLL", kSllHeader}}) {
         SCOPED_TRACE(c.name);
-        std::string pcap("\xd4\xc3\xb2\xa1\x02\x00\x04\x00", 8);
-        pcap += std::string(8, '\0');
-        pcap += std::string("\xff\xff\x00\x00", 4) + c.linktype + std::string(3, '\0');
-        pcap += std::string(8, '\0');
-        const char len = static_cast<char>(20 + c.l2.size());
-        pcap += std::string(1, len) + std::string(3, '\0') + std::string(1, len) + std::string(3, '\0');
-        pcap += c.l2 + std::string("\x45\x00\x00\x14", 4) + std::string(16, '\0');
-        write_text(tmp.path() / "capture.pcap", pcap);
+        write_text(tmp.path() / "capture.pcap", ip_header_capture(c.linktype, c.l2));
         const Result r = run("--pcap " + shell_quote((tmp.path() / "capture.pcap").string()), tmp);
         EXPECT_EQ(r.status, 1);
         EXPECT_NE(r.err.find(std::string("link type ") + c.name + " is not Ethernet"), std::string::npos) << r.err;
@@ -322,4 +326,147 @@ TEST(Replay, HostileCaptureIsCountedFrameByFrame)
                   clean[1].GetInt() == e["source"]["port"].GetInt();
     });
     EXPECT_EQ(alerts, 1);
+}
+
+// ---- output failures (docs/operations.md#failure-modes-of-sinks) ----
+
+TEST(OutputFailures, StatsPathIsCheckedBeforeTheFirstPacketAndLeavesNoRuntimeDirectory)
+{
+    TempDir tmp;
+    const fs::path pid = tmp.path() / "pid";
+    // exec keeps the shell's pid: the replay's runtime directory is flowsentry-PID.
+    const Result r = run("--pcap " + shell_quote(data("demo.pcap")) + " --stats-json /nonexistent-dir/stats.json",
+                         tmp, "echo $$ >" + shell_quote(pid.string()) + "; exec ");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_EQ(r.err, "flowsentry: /nonexistent-dir/stats.json: cannot open for writing: No such file or directory\n");
+    EXPECT_TRUE(r.out.empty()) << "no packet may be read";
+    const std::string runtime = "/var/run/dpdk/flowsentry-" + std::to_string(std::atol(read_file(pid).c_str()));
+    EXPECT_FALSE(fs::exists(runtime)) << runtime;
+}
+
+TEST(OutputFailures, FullDeviceExitsOneWithTheCause)
+{
+    TempDir tmp;
+    const fs::path stats = tmp.path() / "stats.json";
+    const Result r = run("--pcap " + shell_quote(data("demo.pcap")) + " -o /dev/full --stats-json " +
+                             shell_quote(stats.string()),
+                         tmp);
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_NE(r.err.find("flowsentry: summary"), std::string::npos) << r.err;
+    const std::string last = r.err.substr(r.err.rfind('\n', r.err.size() - 2) + 1);
+    EXPECT_EQ(last.rfind("flowsentry: output lost: sink file:/dev/full dropped ", 0), 0u) << r.err;
+    EXPECT_NE(last.find("(/dev/full: write failed: No space left on device)\n"), std::string::npos) << last;
+    EXPECT_FALSE(read_file(stats).empty()) << "the counters are written all the same";
+}
+
+// `flowsentry --pcap X | head -1`: the closed pipe is a failed sink, not a
+// killed process: the file sink beside it gets every document, the summary
+// and the counters are written, and the exit status says output was lost.
+TEST(OutputFailures, ClosedStdoutPipeKeepsTheOtherSinkAndTheSummary)
+{
+    TempDir tmp;
+    const fs::path conf = tmp.path() / "two-sinks.yaml", file = tmp.path() / "events.ndjson";
+    const fs::path stats = tmp.path() / "stats.json", status = tmp.path() / "status";
+    write_text(conf, "sinks:\n  - {type: stdout}\n  - {type: file, path: " + file.string() + "}\n");
+    std::string first;
+    const fs::path err = tmp.path() / "stderr.txt";
+    // many_flows.pcap writes far more than a pipe holds, so writes after
+    // head has gone fail.
+    ASSERT_EQ(run_command("(" + shell_quote(binary()) + " --pcap " + shell_quote(data("many_flows.pcap")) + " -c " +
+                              shell_quote(conf.string()) + " --stats-json " + shell_quote(stats.string()) + " 2>" +
+                              shell_quote(err.string()) + "; echo $? >" + shell_quote(status.string()) +
+                              ") | head -1",
+                          &first),
+              0);
+    const std::string errors = read_file(err);
+    EXPECT_EQ(read_file(status), "1\n") << errors;
+    EXPECT_EQ(count_lines(first, "\n"), 1);
+    // many_flows.truth.json: 150 accepted connections.
+    EXPECT_EQ(count_lines(read_file(file), "\"action\":\"connection-accepted\""), 150);
+    EXPECT_NE(errors.find("flowsentry: summary"), std::string::npos) << errors;
+    EXPECT_NE(errors.find("output lost: sink stdout dropped "), std::string::npos) << errors;
+    EXPECT_NE(errors.find("(stdout: write failed: Broken pipe)"), std::string::npos) << errors;
+    EXPECT_FALSE(read_file(stats).empty());
+}
+
+// ---- the EAL form's inputs (docs/operations.md, docs/configuration.md#automatic-mempool-size) ----
+
+TEST(EalForm, PcapVdevOfAnotherLinkTypeIsRefusedAtStart)
+{
+    TempDir tmp;
+    const fs::path capture = tmp.path() / "cooked.pcap";
+    write_text(capture, ip_header_capture('\x71', kSllHeader));
+    const Result r = run(live_eal("net_pcap0,rx_pcap=" + capture.string()) + " --", tmp,
+                         "timeout --foreground --preserve-status -s INT 10 ");
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_NE(r.err.find(capture.string() + ": link type LINUX_SLL is not Ethernet"), std::string::npos) << r.err;
+    EXPECT_EQ(count_lines(r.err, "\n"), 1) << r.err;
+}
+
+// --vdev net_pcap0,rx_pcap=F,infinite_rx=1 stamps nothing: the port is on
+// the TSC clock, so documents carry the time they were seen, not 1970.
+TEST(EalForm, LoopedCaptureIsOnTheWallClock)
+{
+    TempDir tmp;
+    const fs::path out = tmp.path() / "events.ndjson";
+    const time_t before = time(nullptr);
+    const Result r = run(live_eal("net_pcap0,rx_pcap=" + data("ipv4_telnet_basic.pcap") + ",infinite_rx=1") +
+                             " -- -o " + shell_quote(out.string()),
+                         tmp, "timeout --foreground --preserve-status -s INT 4 ");
+    const time_t after = time(nullptr);
+    EXPECT_EQ(r.status, 0) << r.err;
+    const std::string events = read_file(out);
+    ASSERT_FALSE(events.empty()) << r.err;
+    int documents = 0;
+    for_each_json_line(events, [&](const rapidjson::Document &d) {
+        tm t{};
+        ASSERT_TRUE(strptime(d["@timestamp"].GetString(), "%Y-%m-%dT%H:%M:%S", &t)) << d["@timestamp"].GetString();
+        const time_t at = timegm(&t);
+        EXPECT_GE(at, before - 1) << d["@timestamp"].GetString();
+        EXPECT_LE(at, after + 1) << d["@timestamp"].GetString();
+        ++documents;
+    });
+    EXPECT_GT(documents, 0);
+}
+
+TEST(EalForm, LoopedCaptureLargerThanThePoolNamesMempoolMbufs)
+{
+    TempDir tmp;
+    const fs::path conf = tmp.path() / "small-pool.yaml";
+    write_text(conf, "mempool:\n  mbufs: 1023\n  cache: 32\n");
+    const Result r = run(live_eal("net_pcap0,rx_pcap=" + data("many_flows.pcap") + ",infinite_rx=1") + " -- -c " +
+                             shell_quote(conf.string()),
+                         tmp, "timeout --foreground --preserve-status -s INT 10 ");
+    EXPECT_EQ(r.status, 1) << r.err;
+    // tshark counts the capture's frames.
+    std::string frames;
+    ASSERT_EQ(run_command("tshark -r " + shell_quote(data("many_flows.pcap")) + " -T fields -e frame.number 2>/dev/null | wc -l",
+                          &frames),
+              0);
+    EXPECT_EQ(r.err, "flowsentry: net_pcap0: infinite_rx=1 keeps all " + std::to_string(std::atol(frames.c_str())) +
+                         " frames of its capture in mbufs, and the mbuf pool has 1023: set mempool.mbufs above the "
+                         "capture's frames plus the RX descriptors (docs/configuration.md#automatic-mempool-size)\n");
+}
+
+// A pcapng whose second interface has another link type: libpcap cannot
+// read past it, and says why.
+TEST(StartupErrors, PcapngWithInterfacesOfTwoLinkTypes)
+{
+    TempDir tmp;
+    auto u32 = [](uint32_t v) { return std::string(reinterpret_cast<const char *>(&v), 4); };
+    auto u16 = [](uint16_t v) { return std::string(reinterpret_cast<const char *>(&v), 2); };
+    auto idb = [&](uint16_t link) { return u32(1) + u32(20) + u16(link) + u16(0) + u32(65535) + u32(20); };
+    std::string frame(14, '\0');  // an Ethernet header, nothing behind it
+    auto epb = [&](uint32_t iface) {
+        return u32(6) + u32(32 + 16) + u32(iface) + u32(0) + u32(1) + u32(14) + u32(14) + frame + std::string(2, '\0') +
+               u32(32 + 16);
+    };
+    const std::string shb = u32(0x0A0D0D0A) + u32(28) + u32(0x1A2B3C4D) + u16(1) + u16(0) + u32(0xffffffff) +
+                            u32(0xffffffff) + u32(28);
+    write_text(tmp.path() / "two.pcapng", shb + idb(1) + epb(0) + idb(113) + epb(1));
+    const Result r = run("--pcap " + shell_quote((tmp.path() / "two.pcapng").string()), tmp);
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_EQ(r.err, "flowsentry: " + (tmp.path() / "two.pcapng").string() +
+                         ": cannot read capture after 1 frame(s): an interface has a type 113 different from the "
+                         "type of the first interface\n");
 }

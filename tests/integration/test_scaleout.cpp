@@ -271,7 +271,9 @@ TEST(ScanWave, ControlWorkGoesOnUnderALiveWave)
             shell_quote((tmp.path() / "wave.json").string()) + " --bench 3 2>&1",
         &out);
     const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    EXPECT_EQ(status, 0) << out;
+    // It stopped by itself (not the timeout's 124 or a signal): 0, or 1 when
+    // an overloaded machine made the output lose lines, which it then says.
+    EXPECT_TRUE(status == 0 || (status == 1 && out.find("output lost:") != std::string::npos)) << out;
     EXPECT_LT(took, 20.0) << out;
     size_t stats_lines = 0;
     for (size_t at = out.find("flowsentry: stats rx="); at != std::string::npos;

@@ -848,9 +848,12 @@ TEST(SinkConfig, ParsesEveryKind)
                                   "  - {type: stdout}\n"
                                   "  - {type: syslog, transport: tcp, address: '[::1]:6514', facility: local3,\n"
                                   "     app_name: fs, queue_bytes: 8192}\n"
-                                  "  - {type: syslog, transport: unix, address: /dev/log, facility: 3}\n",
+                                  "  - {type: syslog, transport: unix, address: /dev/log, facility: 3}\n"
+                                  "  - {type: syslog, address: '127.0.0.1:514', rate: 500}\n",
                                   "t.yaml");
-    ASSERT_EQ(c.sinks.size(), 4u);
+    ASSERT_EQ(c.sinks.size(), 5u);
+    EXPECT_EQ(c.sinks[0].rate, 5000u);
+    EXPECT_EQ(c.sinks[4].rate, 500u);
     EXPECT_EQ(c.sinks[0].rotate_bytes, 1000000u);
     EXPECT_EQ(c.sinks[0].rotate_files, 3u);
     EXPECT_EQ(c.sinks[1].type, flowsentry::SinkType::stdout_stream);
@@ -904,3 +907,60 @@ TEST(SinkConfig, ErrorsPointAtTheValue)
 }
 
 }  // namespace
+
+// ---- the configuration without -c ----
+
+TEST(DefaultConfig, DirectoryFollowsWhereTheBinaryIs)
+{
+    const flowsentry::InstallLayout usr{"/usr/bin", "/etc/flowsentry", "/src/fs/build", "/src/fs/conf"};
+    using flowsentry::default_config_dir;
+    EXPECT_EQ(default_config_dir("/usr/bin/flowsentry", usr), "/etc/flowsentry");
+    // meson install --destdir /tmp/stage: the staged binary, the staged files.
+    EXPECT_EQ(default_config_dir("/tmp/stage/usr/bin/flowsentry", usr), "/tmp/stage/etc/flowsentry");
+    // The binary of the build directory reads the source tree's conf/.
+    EXPECT_EQ(default_config_dir("/src/fs/build/flowsentry", usr), "/src/fs/conf");
+    // Copied anywhere else: the compiled-in path.
+    EXPECT_EQ(default_config_dir("/opt/flowsentry", usr), "/etc/flowsentry");
+    EXPECT_EQ(default_config_dir("", usr), "/etc/flowsentry");
+}
+
+TEST(DefaultConfig, FileOrBuiltInDefaultsWithThePackBesideIt)
+{
+    char tmpl[] = "/tmp/fs-defconf-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    const std::string dir = tmpl;
+    std::string notice;
+
+    Config c = flowsentry::load_default_config(dir, notice);
+    EXPECT_TRUE(c.inspection.signature_packs.empty());
+    EXPECT_EQ(notice, "no configuration file " + dir + "/flowsentry.yaml (give one with -c): built-in defaults, "
+                      "no signature pack (no " + dir + "/signatures/telnet.yaml): payload inspection off");
+
+    ASSERT_EQ(system(("mkdir " + dir + "/signatures && touch " + dir + "/signatures/telnet.yaml").c_str()), 0);
+    notice.clear();
+    c = flowsentry::load_default_config(dir, notice);
+    EXPECT_EQ(c.inspection.signature_packs, std::vector<std::string>{dir + "/signatures/telnet.yaml"});
+    EXPECT_THAT(notice, HasSubstr("built-in defaults, signature pack " + dir + "/signatures/telnet.yaml"));
+
+    std::ofstream(dir + "/flowsentry.yaml") << "workers: 3\ntelnet:\n  signature_packs: [signatures/telnet.yaml]\n";
+    notice.clear();
+    c = flowsentry::load_default_config(dir, notice);
+    EXPECT_EQ(notice, "");
+    EXPECT_EQ(c.workers, 3u);
+    EXPECT_EQ(c.source, dir + "/flowsentry.yaml");
+    EXPECT_EQ(c.inspection.signature_packs, std::vector<std::string>{dir + "/signatures/telnet.yaml"});
+    ASSERT_EQ(system(("rm -r " + dir).c_str()), 0);
+}
+
+TEST(InspectionConfig, SignaturePackThatIsMissingOrADirectoryNamesTheLineThatNamesIt)
+{
+    EXPECT_EQ(error_of("telnet:\n  signature_packs: [/nonexistent/telnet.yaml]\n"),
+              "t.yaml:2:21: telnet.signature_packs[0]: signature pack /nonexistent/telnet.yaml: cannot open: No such "
+              "file or directory");
+    char tmpl[] = "/tmp/fs-packdir-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    EXPECT_EQ(error_of(std::string("telnet:\n  signature_packs:\n    - ") + tmpl + "\n"),
+              std::string("t.yaml:3:7: telnet.signature_packs[0]: signature pack ") + tmpl +
+                  ": is a directory, not a pack: name the pack's YAML file (for example signatures/telnet.yaml)");
+    rmdir(tmpl);
+}

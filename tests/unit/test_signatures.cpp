@@ -173,3 +173,17 @@ TEST(Signatures, DuplicateIdsAcrossPacksAreRefused)
         }(),
         HasSubstr("no-such-pack.yaml: cannot open: No such file or directory"));
 }
+
+// On reload the pack is read again: a directory put in its place is named
+// as such, not reported as an empty pack.
+TEST(Signatures, PackThatIsADirectoryIsNamedAsSuch)
+{
+    const std::string dir = ::testing::TempDir();
+    try {
+        load_signature_packs({dir});
+        FAIL() << "a directory accepted";
+    } catch (const SignatureError &e) {
+        EXPECT_EQ(std::string(e.what()), dir + ": is a directory, not a pack: name the pack's YAML file (for example "
+                                               "signatures/telnet.yaml)");
+    }
+}

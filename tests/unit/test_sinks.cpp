@@ -4,6 +4,7 @@
 // a socket that disappears and comes back, a full queue.
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -119,6 +120,36 @@ std::string check_rfc5424(const std::string &msg, unsigned pri, const char *msgi
     return m.suffix();
 }
 
+// Runs fn() in a child process (for what is process-wide: a file size
+// limit, stdout, signal dispositions); returns its exit code, or 128 + the
+// signal that killed it.
+template <typename Fn>
+int in_child(Fn fn)
+{
+    const pid_t child = fork();
+    if (child < 0)
+        return -1;
+    if (child == 0)
+        _exit(fn());
+    int status = 0;
+    if (waitpid(child, &status, 0) != child)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// A process file size limit is what a full disk looks like to write(2): a
+// short write, then EFBIG. Returns the limit it replaced.
+rlimit limit_file_size(rlim_t bytes)
+{
+    std::signal(SIGXFSZ, SIG_IGN);
+    rlimit old{};
+    getrlimit(RLIMIT_FSIZE, &old);
+    rlimit small = old;
+    small.rlim_cur = bytes;
+    setrlimit(RLIMIT_FSIZE, &small);
+    return old;
+}
+
 // ------------------------------------------------------------ files
 
 TEST(FileSink, WritesEveryLineInOrder)
@@ -194,45 +225,102 @@ TEST(FileSink, DevFullCountsRetriesAndDropsOnlyAtExit)
     EXPECT_EQ(st[0].lines_dropped, 30u);
 }
 
-// A process file size limit is what a full disk looks like to write(2):
-// a short write, then EFBIG. The sink resumes at the exact byte once there
-// is room again, so the file ends up with every line once.
+// A disk that fills: the sink resumes once there is room again, so the
+// file ends up with every line once.
 TEST(FileSink, DiskThatFillsThenHasRoomAgain)
 {
     TempDir tmp;
     const fs::path path = tmp / "out.ndjson";
     const std::string all = lines(0, 100);
-    const pid_t child = fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-        std::signal(SIGXFSZ, SIG_IGN);
-        rlimit lim{};
-        getrlimit(RLIMIT_FSIZE, &lim);
-        rlimit small = lim;
-        small.rlim_cur = 4096;
-        setrlimit(RLIMIT_FSIZE, &small);
-        int code = 0;
-        {
-            SinkSet sinks({file_sink(path)}, "sensor-1");
-            sinks.write(all);
-            const bool failed = eventually([&] { return sinks.status()[0].write_errors >= 1; });
-            const auto st = sinks.status();
-            if (!failed || st[0].healthy || st[0].lines_written != 4096 / doc_line(0).size())
-                code = 10;
-            setrlimit(RLIMIT_FSIZE, &lim);  // room again
-            if (!eventually([&] { return sinks.status()[0].lines_written == 100; }))
-                code = code ? code : 11;
-            sinks.close();
-            if (!sinks.status()[0].healthy || sinks.status()[0].lines_dropped != 0)
-                code = code ? code : 12;
-        }
-        _exit(code);
-    }
-    int status = 0;
-    ASSERT_EQ(waitpid(child, &status, 0), child);
-    ASSERT_TRUE(WIFEXITED(status));
-    EXPECT_EQ(WEXITSTATUS(status), 0) << "10: no failure at the limit, 11: no resume, 12: lost lines";
+    const int code = in_child([&] {
+        const rlimit room = limit_file_size(4096);
+        SinkSet sinks({file_sink(path)}, "sensor-1");
+        sinks.write(all);
+        const bool failed = eventually([&] { return sinks.status()[0].write_errors >= 1; });
+        const auto st = sinks.status();
+        if (!failed || st[0].healthy || st[0].lines_written != 4096 / doc_line(0).size())
+            return 10;
+        setrlimit(RLIMIT_FSIZE, &room);
+        if (!eventually([&] { return sinks.status()[0].lines_written == 100; }))
+            return 11;
+        sinks.close();
+        if (!sinks.status()[0].healthy || sinks.status()[0].lines_dropped != 0)
+            return 12;
+        return 0;
+    });
+    EXPECT_EQ(code, 0) << "10: no failure at the limit, 11: no resume, 12: lost lines";
     EXPECT_EQ(read_file(path), all);
+}
+
+// A disk that stays full until the end: the file holds whole lines only
+// (the line written in part is cut back), and every other line is counted
+// as dropped.
+TEST(FileSink, DiskThatStaysFullKeepsWholeLinesOnly)
+{
+    TempDir tmp;
+    const fs::path path = tmp / "out.ndjson";
+    const size_t line = doc_line(0).size();
+    ASSERT_NE(4096 % line, 0u) << "the limit must fall inside a line";
+    const int code = in_child([&] {
+        limit_file_size(4096);
+        SinkSet sinks({file_sink(path)}, "sensor-1");
+        sinks.write(lines(0, 100));
+        eventually([&] { return sinks.status()[0].write_errors >= 1; });
+        sinks.close(std::chrono::milliseconds(300));
+        const auto st = sinks.status()[0];
+        return st.lines_written == 4096 / line && st.lines_written + st.lines_dropped == 100 ? 0 : 10;
+    });
+    EXPECT_EQ(code, 0) << "10: lines counted wrong";
+    EXPECT_EQ(read_file(path), lines(0, 4096 / line));
+}
+
+// The reader of stdout goes away (`flowsentry ... | head -1`): EPIPE is the
+// end of that sink, not of the process: its lines are dropped and counted
+// at once, the cause kept, and another sink goes on.
+TEST(StdoutSink, ClosedPipeDropsAndCountsAndTheOtherSinkGoesOn)
+{
+    TempDir tmp;
+    const int code = in_child([&] {
+        std::signal(SIGPIPE, SIG_IGN);  // as main() does
+        int fds[2];
+        if (pipe(fds) != 0 || dup2(fds[1], STDOUT_FILENO) < 0)
+            return 20;
+        close(fds[0]);  // the reader is gone
+        SinkConfig out;
+        out.type = SinkType::stdout_stream;
+        SinkSet sinks({out, file_sink(tmp / "ok.ndjson")}, "sensor-1");
+        sinks.write(lines(0, 30));
+        if (!eventually([&] { return sinks.status()[0].lines_dropped == 30; }))
+            return 10;
+        sinks.write(lines(30, 40));
+        const auto start = std::chrono::steady_clock::now();
+        sinks.close();
+        if (std::chrono::steady_clock::now() - start > std::chrono::seconds(2))
+            return 11;  // nothing waits for a reader that is gone
+        const auto st = sinks.status();
+        if (st[0].lines_dropped != 40 || st[0].lines_written != 0 || st[1].lines_written != 40)
+            return 12;
+        if (st[0].last_error != "stdout: write failed: Broken pipe")
+            return 13;
+        if (lost_output(st) != "output lost: sink stdout dropped 40 of 40 line(s) (stdout: write failed: Broken pipe)")
+            return 14;
+        return 0;
+    });
+    EXPECT_EQ(code, 0) << "10: not dropped at once, 11: close waited, 12: counts, 13: cause, 14: summary, "
+                          "141: killed by SIGPIPE";
+    EXPECT_EQ(read_file(tmp / "ok.ndjson"), lines(0, 40));
+}
+
+TEST(Sinks, LostOutputNamesEverySinkThatDropped)
+{
+    std::vector<SinkStatus> st(3);
+    st[0] = {"file:/a", true, 10, 0, 0, 0, 0, 0, ""};
+    st[1] = {"file:/dev/full", false, 0, 30, 4, 3, 0, 0, "/dev/full: write failed: No space left on device"};
+    st[2] = {"syslog+udp:h:1", true, 5, 2, 0, 0, 0, 0, ""};
+    EXPECT_EQ(lost_output({st[0]}), "");
+    EXPECT_EQ(lost_output(st), "output lost: sink file:/dev/full dropped 30 of 30 line(s) (/dev/full: write failed: "
+                               "No space left on device); sink syslog+udp:h:1 dropped 2 of 7 line(s) (queue full, or "
+                               "a datagram too big)");
 }
 
 TEST(Sinks, FullQueueDropsAndCountsWholeBatches)
@@ -346,6 +434,137 @@ TEST(SyslogSink, TcpOctetCounting)
         pos = sp + 1 + len;
     }
     EXPECT_EQ(pos, stream.size());
+}
+
+// A backlog (what queues while a receiver is down) goes out at `rate`
+// messages per second: a receiver with a small socket buffer gets every
+// one, in order, where one burst would overrun its buffer.
+TEST(SyslogSink, UdpBacklogIsPaced)
+{
+    Socket rx;
+    rx.fd = loopback_socket(SOCK_DGRAM);
+    ASSERT_GE(rx.fd, 0);
+    const int rcvbuf = 65536;  // the kernel doubles it: room for about 100 of these datagrams
+    ASSERT_EQ(setsockopt(rx.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+    SinkConfig c = syslog_sink(SyslogTransport::udp, "127.0.0.1:" + std::to_string(bound_port(rx.fd)));
+    c.rate = 500;  // bursts of 5, each 10 ms: a receiver that stalls for a while keeps up
+    const unsigned n = 300;
+    const auto start = std::chrono::steady_clock::now();
+    SinkSet sinks({c}, "sensor-1");
+    sinks.write(lines(0, n));
+    unsigned got = 0;
+    for (std::string m; got < n && !(m = receive(rx.fd)).empty(); ++got) {
+        EXPECT_EQ(check_rfc5424(m, 134, "event") + "\n", doc_line(got));
+        std::this_thread::sleep_for(std::chrono::microseconds(200));  // a receiver with other work to do
+    }
+    EXPECT_EQ(got, n);
+    EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500)) << "not paced";
+    sinks.close();
+    EXPECT_EQ(sinks.status()[0].lines_written, n);
+}
+
+// The receiver closes its connection and stays away for a while (rsyslog
+// restarting): what the sink had sent that the receiver's TCP did not
+// acknowledge, and what queued meanwhile, arrives on the next connection,
+// in order, each document once.
+TEST(SyslogSink, TcpReceiverRestartLosesNothing)
+{
+    // A listener on loopback:port (0: any) that a restarted one may take over.
+    auto listen_on = [](uint16_t port) {
+        const int fd = socket(AF_INET, SOCK_STREAM, 0);
+        const int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons(port);
+        if (bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 || listen(fd, 1) != 0) {
+            close(fd);
+            return -1;
+        }
+        return fd;
+    };
+    Socket listener;
+    listener.fd = listen_on(0);
+    ASSERT_GE(listener.fd, 0);
+    const uint16_t port = bound_port(listener.fd);
+    auto read_frames = [](int fd, unsigned count) {
+        std::vector<std::string> docs;
+        std::string stream;
+        while (docs.size() < count) {
+            const size_t sp = stream.find(' ');
+            if (sp != std::string::npos && stream.size() >= sp + 1 + std::stoul(stream.substr(0, sp))) {
+                const size_t len = std::stoul(stream.substr(0, sp));
+                docs.push_back(check_rfc5424(stream.substr(sp + 1, len), 134, "event") + "\n");
+                stream.erase(0, sp + 1 + len);
+                continue;
+            }
+            const std::string part = receive(fd);
+            if (part.empty())
+                break;
+            stream += part;
+        }
+        return docs;
+    };
+    SinkSet sinks({syslog_sink(SyslogTransport::tcp, "127.0.0.1:" + std::to_string(port))}, "sensor-1");
+    Socket first;
+    first.fd = accept(listener.fd, nullptr, nullptr);
+    ASSERT_GE(first.fd, 0);
+    sinks.write(lines(0, 10));
+    const auto before = read_frames(first.fd, 10);
+    ASSERT_EQ(before.size(), 10u);
+    EXPECT_EQ(before[9], doc_line(9));
+    // The receiver stops: its connection and its listening socket close.
+    close(first.fd);
+    first.fd = -1;
+    close(listener.fd);
+    listener.fd = -1;
+    for (unsigned i = 10; i < 40; ++i) {
+        sinks.write(doc_line(i));
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_TRUE(eventually([&] { return sinks.status()[0].write_errors >= 2; }));
+    // It comes back on the same port.
+    listener.fd = listen_on(port);
+    ASSERT_GE(listener.fd, 0) << std::strerror(errno);
+    Socket second;
+    second.fd = accept(listener.fd, nullptr, nullptr);
+    ASSERT_GE(second.fd, 0);
+    const auto after = read_frames(second.fd, 30);
+    ASSERT_EQ(after.size(), 30u);
+    for (unsigned i = 0; i < 30; ++i)
+        EXPECT_EQ(after[i], doc_line(10 + i));
+    sinks.close();
+    const auto st = sinks.status()[0];
+    EXPECT_EQ(st.lines_written, 40u);
+    EXPECT_EQ(st.lines_dropped, 0u);
+}
+
+// A receiver that takes the connection and never reads: what its TCP has
+// not acknowledged by the exit deadline is counted as dropped, not written.
+TEST(SyslogSink, TcpUnacknowledgedAtExitIsCountedAsDropped)
+{
+    Socket listener;
+    listener.fd = loopback_socket(SOCK_STREAM);
+    const int small = 4096;
+    ASSERT_EQ(setsockopt(listener.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+    ASSERT_EQ(listen(listener.fd, 1), 0);
+    SinkSet sinks({syslog_sink(SyslogTransport::tcp, "127.0.0.1:" + std::to_string(bound_port(listener.fd)))},
+                  "sensor-1");
+    Socket conn;
+    conn.fd = accept(listener.fd, nullptr, nullptr);
+    ASSERT_GE(conn.fd, 0);
+    const unsigned n = 20000;  // far more than the receiver's window and our send buffer
+    sinks.write(lines(0, n));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    sinks.close(std::chrono::milliseconds(500));
+    const auto st = sinks.status()[0];
+    EXPECT_GT(st.lines_dropped, 0u);
+    EXPECT_EQ(st.lines_written + st.lines_dropped, n);
+    // Everything counted as written reached the receiver's socket.
+    int queued = 0;
+    ASSERT_EQ(ioctl(conn.fd, FIONREAD, &queued), 0);
+    EXPECT_GE(static_cast<uint64_t>(queued), st.lines_written * doc_line(0).size());
 }
 
 int unix_receiver(const fs::path &p)
