@@ -67,7 +67,8 @@ InspectionEngine::~InspectionEngine()
 std::unique_ptr<InspectionGeneration> InspectionEngine::build() const
 {
     auto gen = std::make_unique<InspectionGeneration>();
-    gen->signatures = std::make_shared<const CompiledSignatures>(load_signature_packs(config_.signature_packs));
+    gen->signatures = std::make_shared<const CompiledSignatures>(load_signature_packs(config_.signature_packs),
+                                                                 config_.signature_cache);
     const hs_database_t *dbs[2] = {gen->signatures->database(SignatureStream::data),
                                    gen->signatures->database(SignatureStream::raw)};
 

@@ -79,7 +79,11 @@ std::vector<Signature> parse_signature_pack(const std::string &yaml_text, const 
 class CompiledSignatures {
 public:
     // Throws SignatureError "origin: signature ID: Hyperscan: message".
-    explicit CompiledSignatures(std::vector<Signature> signatures);
+    // With a `cache_dir` the databases come from the signature cache when
+    // it holds them (signature_cache.hpp), and go into it when compiled;
+    // a cache that cannot be used or written is reported on stderr, never
+    // an error.
+    explicit CompiledSignatures(std::vector<Signature> signatures, const std::string &cache_dir = "");
     ~CompiledSignatures();
     CompiledSignatures(const CompiledSignatures &) = delete;
     CompiledSignatures &operator=(const CompiledSignatures &) = delete;
@@ -88,6 +92,7 @@ public:
     // nullptr when no signature looks at that stream.
     const hs_database *database(SignatureStream s) const { return db_[static_cast<int>(s)]; }
     bool any_tcp_scope() const { return any_tcp_scope_; }
+    bool from_cache() const { return from_cache_; }
 
     // Alert metadata of the signature with this id (not index), or nullptr.
     const RuleInfo *rule_for(uint32_t id) const;
@@ -104,6 +109,7 @@ private:
     std::vector<RuleView> rules_;  // by index, pointing into signatures_
     hs_database *db_[2] = {nullptr, nullptr};
     bool any_tcp_scope_ = false;
+    bool from_cache_ = false;
 };
 
 }  // namespace flowsentry

@@ -391,7 +391,7 @@ TEST(StartUp, AStopDuringStartUpIsACleanExitThatRemovesTheRuntimeDirectory)
     // The shipped pack, compiled every time: start-up has a step before DPDK
     // that takes a while.
     write_text(conf, "telnet:\n  signature_packs: [" + env_or_empty("FLOWSENTRY_SOURCE_ROOT") +
-                         "/conf/signatures/telnet.yaml]\n");
+                         "/conf/signatures/telnet.yaml]\n  signature_cache: off\n");
     const std::vector<std::string> args = {"-c", conf.string(), "--pcap", data("many_flows.pcap"), "-o",
                                            (tmp.path() / "out.ndjson").string()};
 

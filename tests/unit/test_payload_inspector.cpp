@@ -40,6 +40,7 @@ Config inspection_config(const std::string &pack = source_path("conf/signatures/
     c.flow_table.capacity = 1024;
     c.alert_ring_size = 8192;
     c.inspection.signature_packs = {pack};
+    c.inspection.signature_cache.clear();  // every rig compiles: a cache would hide a slow compile
     c.inspection.flows_per_worker = 64;
     return c;
 }
