@@ -38,6 +38,7 @@ public:
     // a requested reload started, retired generations freed.
     void tick();
 
+    uint64_t generation() const { return engine_.generation(); }  // of the signatures running now
     uint64_t reloads() const { return reloads_; }
     uint64_t reload_failures() const { return reload_failures_; }
     uint64_t reloads_coalesced() const { return reloads_coalesced_; }  // requests while a compile ran

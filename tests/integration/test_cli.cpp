@@ -415,3 +415,40 @@ TEST(StartUp, AStopDuringStartUpIsACleanExitThatRemovesTheRuntimeDirectory)
     kill(pid, SIGTERM);
     expect_stopped_during_start_up(pid, err);
 }
+
+TEST(LiveMode, SighupReloadsTheSignaturesAndTheSummaryCountsIt)
+{
+    TempDir tmp;
+    const fs::path err = tmp.path() / "stderr.txt", stats = tmp.path() / "stats.json";
+    const fs::path conf = tmp.path() / "flowsentry.yaml";
+    write_text(conf, "telnet:\n  signature_packs: [" + env_or_empty("FLOWSENTRY_SOURCE_ROOT") +
+                         "/conf/signatures/telnet.yaml]\n  signature_cache: off\n");
+    const pid_t pid = start({"--no-huge", "--no-pci", "--no-shconf", "-m", "256",
+                             "--file-prefix=fs-cli-reload-" + std::to_string(getpid()), "-l", "0-1", "--vdev",
+                             "net_null0", "--log-level=warning", "--", "-c", conf.string(), "-o",
+                             (tmp.path() / "out.ndjson").string(), "--stats-json", stats.string()},
+                            err);
+    ASSERT_TRUE(wait_until_caught(pid, SIGHUP));
+    kill(pid, SIGHUP);
+    const auto sent = std::chrono::steady_clock::now();
+    while (read_file(err).find("signatures reloaded: generation 2") == std::string::npos &&
+           std::chrono::steady_clock::now() - sent < std::chrono::seconds(60))
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    kill(pid, SIGINT);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    const std::string text = read_file(err);
+    ASSERT_TRUE(WIFEXITED(status)) << text;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << text;
+    EXPECT_NE(text.find("  signatures: generation=2 reloads=1 reload_failures=0 reloads_coalesced=0"),
+              std::string::npos)
+        << text;
+    rapidjson::Document d;
+    const std::string json = read_file(stats);
+    d.Parse(json.c_str());
+    ASSERT_FALSE(d.HasParseError()) << json;
+    ASSERT_TRUE(d.HasMember("signatures")) << json;
+    EXPECT_EQ(d["signatures"]["generation"].GetUint64(), 2u);
+    EXPECT_EQ(d["signatures"]["reloads"].GetUint64(), 1u);
+    EXPECT_EQ(d["signatures"]["reload_failures"].GetUint64(), 0u);
+}
