@@ -8,6 +8,7 @@
 
 #include "flowsentry/ip_reassembly.hpp"
 #include "flowsentry/signatures.hpp"
+#include "flowsentry_version.h"
 
 #include <rte_config.h>
 
@@ -24,6 +25,8 @@
 #include <sstream>
 
 namespace flowsentry {
+
+std::string default_signature_cache_dir() { return FLOWSENTRY_CACHE_DIR; }
 
 namespace {
 
@@ -574,14 +577,19 @@ void parse_sink(const Parser &p, const Item &item, SinkConfig &sink)
     }
 }
 
-// telnet.signature_packs / inspection / brute_force.
+// telnet.signature_packs / signature_cache / inspection / brute_force.
 void parse_inspection(const Parser &p, const std::string &key, const Item &item, const std::string &source,
                       InspectionConfig &in)
 {
-    if (key == "signature_packs") {
-        // Relative to the configuration file, so a config and its packs move together.
-        const size_t slash = source.rfind('/');
-        const std::string dir = slash == std::string::npos ? "" : source.substr(0, slash + 1);
+    // Relative to the configuration file, so a config and its packs move together.
+    const size_t slash = source.rfind('/');
+    const std::string dir = slash == std::string::npos ? "" : source.substr(0, slash + 1);
+    if (key == "signature_cache") {
+        const std::string path = p.string(item);
+        if (path.empty())
+            p.fail(item, "expected a directory, or off");
+        in.signature_cache = path == "off" ? "" : path[0] == '/' ? path : dir + path;
+    } else if (key == "signature_packs") {
         in.signature_packs.clear();
         if (item.node.IsNull())
             return;
@@ -704,7 +712,7 @@ Config parse_root(const Parser &p, const YAML::Node &root, const std::string &so
                 }
             });
         } else if (k == "telnet") {
-            p.for_each_key(v, {"ports", "signature_packs", "inspection", "brute_force"},
+            p.for_each_key(v, {"ports", "signature_packs", "signature_cache", "inspection", "brute_force"},
                            [&](const std::string &tk, const Item &tv) {
                 if (tk != "ports")
                     return parse_inspection(p, tk, tv, source, c.inspection);

@@ -271,6 +271,14 @@ std::string Control::summary_text() const
     std::snprintf(line, sizeof(line), "  order: documents late=%" PRIu64 " early=%" PRIu64 "\n",
                   document_order_.late(), document_order_.full());
     out += line;
+    if (const TelnetControl *t = options_.telnet) {
+        std::snprintf(line, sizeof(line),
+                      "  signatures: generation=%" PRIu64 " reloads=%" PRIu64 " reload_failures=%" PRIu64
+                      " reloads_coalesced=%" PRIu64 " windows_evicted=%" PRIu64 "\n",
+                      t->generation(), t->reloads(), t->reload_failures(), t->reloads_coalesced(),
+                      t->windows_evicted());
+        out += line;
+    }
     out += "  detections:";
     detections_.for_each_counter([&](const char *name, uint64_t v) {
         std::snprintf(line, sizeof(line), " %s=%" PRIu64, name, v);
@@ -344,6 +352,19 @@ std::string Control::summary_json() const
                                                             {"unparsed", sp->counters().unparsed.get()},
                                                             {"busy_cycles", sp->counters().busy_cycles.get()},
                                                             {"ring_drops", sp->ring_full_total()}};
+        for (const auto &[k, v] : counts) {
+            w.Key(k);
+            w.Uint64(v);
+        }
+        w.EndObject();
+    }
+    if (const TelnetControl *t = options_.telnet) {
+        w.Key("signatures");
+        w.StartObject();
+        const std::pair<const char *, uint64_t> counts[] = {{"generation", t->generation()},
+                                                            {"reloads", t->reloads()},
+                                                            {"reload_failures", t->reload_failures()},
+                                                            {"reloads_coalesced", t->reloads_coalesced()}};
         for (const auto &[k, v] : counts) {
             w.Key(k);
             w.Uint64(v);

@@ -5,12 +5,17 @@
 #include <cstdlib>
 #include <new>
 
+#include <pthread.h>
+#include <sys/resource.h>
+
 #include <hs/hs.h>
 #include <rte_rcu_qsbr.h>
 
 namespace flowsentry {
 
 namespace {
+
+constexpr int kCompileNice = 10;
 
 std::atomic<bool> g_reload_requested{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
@@ -36,7 +41,8 @@ InspectionEngine::InspectionEngine(const Config &config, uint32_t workers)
 {
     if (workers == 0)
         throw SignatureError("inspection: no workers");
-    current_ = build(std::make_shared<const CompiledSignatures>(load_signature_packs(config_.signature_packs)));
+    current_ = build();
+    current_->number = next_number_++;
     published_.store(current_.get(), std::memory_order_release);
 
     // Plain aligned memory: the QSBR variable needs no DPDK heap, so the
@@ -49,16 +55,20 @@ InspectionEngine::InspectionEngine(const Config &config, uint32_t workers)
 
 InspectionEngine::~InspectionEngine()
 {
-    // Workers are gone by now: nothing can still read a retired generation.
+    // A compile still running is waited for (its result is not used), so
+    // nothing outlives the engine. Workers are gone by now: nothing can
+    // still read a retired generation.
+    if (compiler_.joinable())
+        compiler_.join();
     retired_.clear();
     std::free(qsbr_);
 }
 
-std::unique_ptr<InspectionGeneration> InspectionEngine::build(std::shared_ptr<const CompiledSignatures> sigs)
+std::unique_ptr<InspectionGeneration> InspectionEngine::build() const
 {
     auto gen = std::make_unique<InspectionGeneration>();
-    gen->signatures = std::move(sigs);
-    gen->number = next_number_++;
+    gen->signatures = std::make_shared<const CompiledSignatures>(load_signature_packs(config_.signature_packs),
+                                                                 config_.signature_cache);
     const hs_database_t *dbs[2] = {gen->signatures->database(SignatureStream::data),
                                    gen->signatures->database(SignatureStream::raw)};
 
@@ -103,21 +113,48 @@ std::unique_ptr<InspectionGeneration> InspectionEngine::build(std::shared_ptr<co
     return gen;
 }
 
-bool InspectionEngine::reload(std::string &error)
+bool InspectionEngine::start_reload()
 {
-    std::unique_ptr<InspectionGeneration> next;
-    try {
-        next = build(std::make_shared<const CompiledSignatures>(load_signature_packs(config_.signature_packs)));
-    } catch (const std::exception &e) {
-        error = e.what();
+    if (compiler_.joinable())
         return false;
+    compiled_done_.store(false, std::memory_order_relaxed);
+    compiler_ = std::thread([this] {
+        // Below the control thread it shares a core with, which must keep
+        // draining (Linux: the nice value of this thread alone).
+        pthread_setname_np(pthread_self(), "fs-compile");
+        setpriority(PRIO_PROCESS, 0, kCompileNice);
+        try {
+            compiled_ = build();
+        } catch (const std::exception &e) {
+            compile_error_ = e.what();
+        }
+        compiled_done_.store(true, std::memory_order_release);
+    });
+    return true;
+}
+
+InspectionEngine::ReloadOutcome InspectionEngine::finish_reload(std::string &error)
+{
+    if (!compiler_.joinable() || !compiled_done_.load(std::memory_order_acquire))
+        return ReloadOutcome::none;
+    compiler_.join();
+    if (!compiled_) {
+        error = std::move(compile_error_);
+        compile_error_.clear();
+        return ReloadOutcome::failed;
     }
+    publish(std::move(compiled_));
+    return ReloadOutcome::swapped;
+}
+
+void InspectionEngine::publish(std::unique_ptr<InspectionGeneration> next)
+{
+    next->number = next_number_++;
     published_.store(next.get(), std::memory_order_release);
     // Readers that saw the old pointer are done with it once each has
     // reported a quiescent state after this token.
     retired_.push_back({std::move(current_), rte_rcu_qsbr_start(qsbr_)});
     current_ = std::move(next);
-    return true;
 }
 
 void InspectionEngine::collect()

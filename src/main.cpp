@@ -70,6 +70,38 @@ public:
     int code;
 };
 
+// SIGINT/SIGTERM during start-up: it ends at the next step, cleanly.
+struct StartupStopped {};
+
+void stop_point()
+{
+    if (g_stop.load())
+        throw StartupStopped{};
+}
+
+// Once the EAL runs, however run() leaves (done, a start-up error, a stop
+// during start-up) the EAL is cleaned up and a replay's runtime directory
+// removed: it is ours alone (--file-prefix with our pid) and the EAL leaves
+// it behind, so replays don't pile up.
+class EalSession {
+public:
+    explicit EalSession(bool remove_runtime_dir) : remove_runtime_dir_(remove_runtime_dir) {}
+    EalSession(const EalSession &) = delete;
+    EalSession &operator=(const EalSession &) = delete;
+    ~EalSession()
+    {
+        const std::string runtime_dir = rte_eal_get_runtime_dir();
+        rte_eal_cleanup();
+        if (remove_runtime_dir_) {
+            std::error_code ignored;
+            std::filesystem::remove_all(runtime_dir, ignored);
+        }
+    }
+
+private:
+    bool remove_runtime_dir_;
+};
+
 bool hugepages_available()
 {
     std::ifstream meminfo("/proc/meminfo");
@@ -209,6 +241,7 @@ int run(int argc, char **argv)
     }
     if (!cl.output.empty())
         config.output = cl.output;
+    stop_point();
 
     ControlOptions control_options;
     control_options.stats_interval_s = config.stats_interval_s;
@@ -225,6 +258,7 @@ int run(int argc, char **argv)
     } else {
         check_pcap_vdevs(cl.eal_args, config.mempool_mbufs != 0 ? config.mempool_mbufs : mempool_size(config, 1));
     }
+    stop_point();
 
     // Open the outputs before DPDK starts: a bad path is a start-up error.
     SinkSet sinks(effective_sinks(config, cl.output), hostname_or(config.observer_hostname));
@@ -234,6 +268,7 @@ int run(int argc, char **argv)
         if (!stats_out)
             throw Fatal(kExitRuntime, cl.stats_json + ": cannot open for writing: " + std::strerror(errno));
     }
+    stop_point();
 
     // Signature packs compile before DPDK starts: a bad one is a
     // configuration error, named by file, line and signature id.
@@ -245,12 +280,16 @@ int run(int argc, char **argv)
             throw Fatal(kExitUsage, e.what());
         }
     }
+    stop_point();
 
     init_eal(cl.eal_args);
+    EalSession eal(!cl.pcaps.empty());
+    stop_point();
     const std::vector<unsigned> lcores = worker_lcores(config);
 
     std::vector<rte_mempool *> pools;
     std::vector<RxPort> ports = setup_rx_ports(config, pools);
+    stop_point();
 
     WorkerSettings settings = make_worker_settings(config);
     settings.wait_for_ring = !cl.pcaps.empty();
@@ -321,9 +360,8 @@ int run(int argc, char **argv)
     }
     control_options.spreader = spreader.get();
     Control control(worker_ptrs, ports, EcsFormatter(ctx), detections, sinks, control_options);
+    stop_point();
 
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
     std::signal(SIGHUP, on_hangup);
     // A file size limit (RLIMIT_FSIZE) is a failing sink, not a reason to die.
     std::signal(SIGXFSZ, SIG_IGN);
@@ -364,15 +402,8 @@ int run(int argc, char **argv)
     spreader.reset();
     for (rte_mempool *mp : pools)
         rte_mempool_free(mp);
-    // A replay's runtime directory is ours alone (--file-prefix with our
-    // pid) and the EAL leaves it behind; remove it so replays don't pile up.
-    const std::string runtime_dir = rte_eal_get_runtime_dir();
-    rte_eal_cleanup();
-    if (!cl.pcaps.empty()) {
-        std::error_code ignored;
-        std::filesystem::remove_all(runtime_dir, ignored);
-    }
-    // Output was lost: the run failed, whatever else went well.
+    // Output was lost: the run failed, whatever else went well (the EAL
+    // session still cleans up on the way out).
     if (!output_failure.empty())
         throw Fatal(kExitRuntime, output_failure);
     return 0;
@@ -382,8 +413,14 @@ int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    // First thing, so a stop during start-up is a clean exit too.
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
     try {
         return run(argc, argv);
+    } catch (const StartupStopped &) {
+        std::fprintf(stderr, "flowsentry: stopped during start-up\n");
+        return 0;
     } catch (const Fatal &e) {
         std::fprintf(stderr, "flowsentry: %s\n", e.what());
         return e.code;

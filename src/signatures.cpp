@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -14,6 +15,8 @@
 
 #include <hs/hs.h>
 #include <yaml-cpp/yaml.h>
+
+#include "flowsentry/signature_cache.hpp"
 
 namespace flowsentry {
 
@@ -286,29 +289,38 @@ std::vector<Signature> load_signature_packs(const std::vector<std::string> &path
     return all;
 }
 
-CompiledSignatures::CompiledSignatures(std::vector<Signature> signatures) : signatures_(std::move(signatures))
+CompiledSignatures::CompiledSignatures(std::vector<Signature> signatures, const std::string &cache_dir)
+    : signatures_(std::move(signatures))
 {
-    for (int kind = 0; kind < 2; ++kind) {
-        std::vector<const char *> patterns;
-        std::vector<unsigned> flags, ids;
-        for (size_t i = 0; i < signatures_.size(); ++i) {
-            const Signature &s = signatures_[i];
-            if (static_cast<int>(s.stream) != kind)
-                continue;
-            patterns.push_back(s.pattern.c_str());
-            // One alert per signature and flow direction, however often the
-            // pattern recurs: matches do not depend on segmentation.
-            flags.push_back(s.hs_flags | HS_FLAG_SINGLEMATCH);
-            ids.push_back(static_cast<unsigned>(i));
-        }
-        if (patterns.empty())
+    DatabaseInputs inputs[2];
+    for (size_t i = 0; i < signatures_.size(); ++i) {
+        const Signature &s = signatures_[i];
+        DatabaseInputs &in = inputs[static_cast<int>(s.stream)];
+        in.patterns.push_back(s.pattern.c_str());
+        // One alert per signature and flow direction, however often the
+        // pattern recurs: matches do not depend on segmentation.
+        in.flags.push_back(s.hs_flags | HS_FLAG_SINGLEMATCH);
+        in.ids.push_back(static_cast<unsigned>(i));
+    }
+
+    std::string cache_key;
+    if (!cache_dir.empty()) {
+        cache_key = signature_cache_key(inputs);
+        std::string why_not;
+        from_cache_ = load_cached_databases(cache_dir, cache_key, db_, why_not);
+        if (!why_not.empty())
+            std::fprintf(stderr, "flowsentry: signature cache: ignoring %s; compiling\n", why_not.c_str());
+    }
+    for (int kind = 0; kind < 2 && !from_cache_; ++kind) {
+        const DatabaseInputs &in = inputs[kind];
+        if (in.patterns.empty())
             continue;
         hs_compile_error_t *err = nullptr;
-        if (hs_compile_multi(patterns.data(), flags.data(), ids.data(), static_cast<unsigned>(patterns.size()),
+        if (hs_compile_multi(in.patterns.data(), in.flags.data(), in.ids.data(), static_cast<unsigned>(in.patterns.size()),
                              HS_MODE_STREAM, nullptr, &db_[kind], &err) != HS_SUCCESS) {
             std::string msg;
-            if (err != nullptr && err->expression >= 0 && static_cast<size_t>(err->expression) < ids.size()) {
-                const Signature &bad = signatures_[ids[err->expression]];
+            if (err != nullptr && err->expression >= 0 && static_cast<size_t>(err->expression) < in.ids.size()) {
+                const Signature &bad = signatures_[in.ids[err->expression]];
                 msg = bad.origin + ": signature " + std::to_string(bad.id) + ": Hyperscan: " + err->message;
             } else {
                 msg = std::string("signatures: Hyperscan: ") + (err != nullptr ? err->message : "compile failed");
@@ -321,6 +333,9 @@ CompiledSignatures::CompiledSignatures(std::vector<Signature> signatures) : sign
             throw SignatureError(msg);
         }
     }
+    std::string error;
+    if (!cache_dir.empty() && !from_cache_ && !store_cached_databases(cache_dir, cache_key, db_, error))
+        std::fprintf(stderr, "flowsentry: signature cache: cannot store: %s\n", error.c_str());
 
     rules_.resize(signatures_.size());
     for (size_t i = 0; i < signatures_.size(); ++i) {

@@ -85,18 +85,35 @@ void TelnetControl::process(const EventRecord &rec, const std::function<void(con
 
 void TelnetControl::tick()
 {
-    if (take_signature_reload_request()) {
-        std::string error;
-        if (engine_.reload(error)) {
-            ++reloads_;
-            std::fprintf(stderr, "flowsentry: signatures reloaded: generation %llu, %zu signatures\n",
-                         static_cast<unsigned long long>(engine_.generation()), engine_.signatures().signatures().size());
-        } else {
-            ++reload_failures_;
-            std::fprintf(stderr, "flowsentry: signature reload failed, keeping generation %llu: %s\n",
-                         static_cast<unsigned long long>(engine_.generation()), error.c_str());
-        }
+    std::string error;
+    switch (engine_.finish_reload(error)) {
+    case InspectionEngine::ReloadOutcome::swapped:
+        ++reloads_;
+        std::fprintf(stderr, "flowsentry: signatures reloaded: generation %llu, %zu signatures\n",
+                     static_cast<unsigned long long>(engine_.generation()), engine_.signatures().signatures().size());
+        break;
+    case InspectionEngine::ReloadOutcome::failed:
+        ++reload_failures_;
+        std::fprintf(stderr, "flowsentry: signature reload failed, keeping generation %llu: %s\n",
+                     static_cast<unsigned long long>(engine_.generation()), error.c_str());
+        break;
+    case InspectionEngine::ReloadOutcome::none:
+        break;
     }
+    if (take_signature_reload_request()) {
+        // Requests during a compile become one more compile after it, so
+        // the packs as they are now are what ends up running.
+        if (engine_.reload_running()) {
+            ++reloads_coalesced_;
+            std::fprintf(stderr,
+                         "flowsentry: signature reload requested while one compiles: it runs once that one ends "
+                         "(%llu coalesced so far)\n",
+                         static_cast<unsigned long long>(reloads_coalesced_));
+        }
+        reload_wanted_ = true;
+    }
+    if (reload_wanted_ && engine_.start_reload())
+        reload_wanted_ = false;
     engine_.collect();
 }
 

@@ -120,8 +120,13 @@ struct SinkConfig {
 };
 
 // Telnet payload inspection (payload_inspector.hpp); off without packs.
+// Where the signature cache lives unless configured: the install's
+// localstatedir/cache/flowsentry.
+std::string default_signature_cache_dir();
+
 struct InspectionConfig {
     std::vector<std::string> signature_packs;  // resolved against the config file's directory
+    std::string signature_cache = default_signature_cache_dir();  // compiled databases; empty: off
     uint32_t flows_per_worker = 4096;          // inspection states (and stream sets) per worker
     uint32_t depth_to_server = 65536;          // bytes inspected per direction, then stop
     uint32_t depth_to_client = 65536;

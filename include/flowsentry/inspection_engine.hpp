@@ -3,17 +3,20 @@
 //
 // A generation is one compiled database plus, for each worker, a scratch
 // and a preallocated pool of streams (four per inspected flow: each
-// direction's data and raw stream), so the fast path never allocates. The
-// control thread builds a new generation off the fast path, publishes it,
-// and frees the old one after an RCU grace period (rte_rcu_qsbr): every
-// worker has passed its quiescent point, where it moves its flows to the
-// new generation, since the swap.
+// direction's data and raw stream), so the fast path never allocates. On
+// reload a thread of its own builds the new generation (the compile takes
+// a tenth of a second or more, and the control thread must keep draining
+// the rings meanwhile); the control thread takes it when it is done,
+// publishes it, and frees the old one after an RCU grace period
+// (rte_rcu_qsbr): every worker has passed its quiescent point, where it
+// moves its flows to the new generation, since the swap.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "flowsentry/config.hpp"
@@ -65,10 +68,17 @@ public:
     uint32_t workers() const { return workers_; }
 
     // ---- control thread ----
-    // Recompiles the packs and publishes the result. On any error the old
-    // generation stays and `error` says why (file:line, signature id,
-    // Hyperscan's message). Returns whether it swapped.
-    bool reload(std::string &error);
+    // Starts recompiling the packs on a thread of its own; false (and
+    // nothing started) while a compile is still running or waits to be
+    // taken.
+    bool start_reload();
+    bool reload_running() const { return compiler_.joinable(); }
+    // Takes a finished compile without waiting: `swapped` when it was
+    // published, `failed` when the old generation stays and `error` says
+    // why (file:line, signature id, Hyperscan's message), `none` when no
+    // compile has finished since the last call.
+    enum class ReloadOutcome { none, swapped, failed };
+    ReloadOutcome finish_reload(std::string &error);
     // Frees retired generations whose grace period is over; non-blocking.
     void collect();
     size_t retired() const { return retired_.size(); }
@@ -78,7 +88,11 @@ public:
     size_t stream_bytes_per_flow() const { return current_->stream_bytes; }
 
 private:
-    std::unique_ptr<InspectionGeneration> build(std::shared_ptr<const CompiledSignatures> sigs);
+    // Loads and compiles the packs into a generation (its number is set
+    // when it is published). Runs on the start-up thread and on the compile
+    // thread: touches no member that changes after construction.
+    std::unique_ptr<InspectionGeneration> build() const;
+    void publish(std::unique_ptr<InspectionGeneration> next);
 
     struct Retired {
         std::unique_ptr<InspectionGeneration> generation;
@@ -92,6 +106,13 @@ private:
     std::atomic<const InspectionGeneration *> published_{nullptr};
     std::vector<Retired> retired_;
     uint64_t next_number_ = 1;
+
+    // The compile thread's result: written by it before it sets
+    // compiled_done_, read by the control thread after it saw the flag.
+    std::thread compiler_;
+    std::atomic<bool> compiled_done_{false};
+    std::unique_ptr<InspectionGeneration> compiled_;
+    std::string compile_error_;
 };
 
 // SIGHUP: the handler only sets a flag (async-signal-safe); the control

@@ -84,7 +84,11 @@ std::vector<Signature> parse_signature_pack(const std::string &yaml_text, const 
 class CompiledSignatures {
 public:
     // Throws SignatureError "origin: signature ID: Hyperscan: message".
-    explicit CompiledSignatures(std::vector<Signature> signatures);
+    // With a `cache_dir` the databases come from the signature cache when
+    // it holds them (signature_cache.hpp), and go into it when compiled;
+    // a cache that cannot be used or written is reported on stderr, never
+    // an error.
+    explicit CompiledSignatures(std::vector<Signature> signatures, const std::string &cache_dir = "");
     ~CompiledSignatures();
     CompiledSignatures(const CompiledSignatures &) = delete;
     CompiledSignatures &operator=(const CompiledSignatures &) = delete;
@@ -93,6 +97,7 @@ public:
     // nullptr when no signature looks at that stream.
     const hs_database *database(SignatureStream s) const { return db_[static_cast<int>(s)]; }
     bool any_tcp_scope() const { return any_tcp_scope_; }
+    bool from_cache() const { return from_cache_; }
 
     // The signature with this id (not index), or nullptr.
     const Signature *find(uint32_t id) const;
@@ -112,6 +117,7 @@ private:
     std::unordered_map<uint32_t, size_t> index_by_id_;  // alerts carry ids; the control thread looks them up
     hs_database *db_[2] = {nullptr, nullptr};
     bool any_tcp_scope_ = false;
+    bool from_cache_ = false;
 };
 
 }  // namespace flowsentry

@@ -7,7 +7,9 @@
 // - Signature thresholds: a signature with `threshold: {count, seconds}`
 //   alerts only on every count-th match from one source within the window.
 // - Reload: a SIGHUP (or request_signature_reload() from any control
-//   command) recompiles the packs here, off the fast path; retired
+//   command) starts the engine's compile thread; tick() publishes what it
+//   built without ever waiting for it, so the drain goes on. A request
+//   while one compiles is coalesced: one more compile follows it. Retired
 //   generations are freed once their RCU grace period is over.
 #pragma once
 
@@ -32,14 +34,17 @@ public:
     // here (brute force).
     void process(const EventRecord &rec, const std::function<void(const EventRecord &)> &write);
 
-    // Once per control loop: a pending reload, and freeing retired generations.
+    // Once per control loop, never blocking: a finished compile published,
+    // a requested reload started, retired generations freed.
     void tick();
 
+    uint64_t generation() const { return engine_.generation(); }  // of the signatures running now
     uint64_t reloads() const { return reloads_; }
     uint64_t reload_failures() const { return reload_failures_; }
     // Windows dropped before their end to make room for another source
     // (the one whose window started first goes).
     uint64_t windows_evicted() const { return windows_evicted_; }
+    uint64_t reloads_coalesced() const { return reloads_coalesced_; }  // requests while a compile ran
 
 private:
     // A count in a fixed window per key; true when it reaches `limit` (then
@@ -69,6 +74,8 @@ private:
     uint64_t reloads_ = 0;
     uint64_t reload_failures_ = 0;
     uint64_t windows_evicted_ = 0;
+    uint64_t reloads_coalesced_ = 0;
+    bool reload_wanted_ = false;  // requested, not started yet: a compile was running
 };
 
 }  // namespace flowsentry

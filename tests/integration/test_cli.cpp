@@ -1,12 +1,19 @@
 // Integration test of the binary as a user meets it: the command line, every
 // start-up error (one line, the right exit status), live mode on a DPDK vdev
-// stopped by a signal, periodic stats, the stats file, and replay output that
+// stopped by a signal, a stop during start-up, periodic stats, the stats file, and replay output that
 // is byte-identical run after run and stamped with capture time.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
@@ -469,4 +476,127 @@ TEST(StartupErrors, PcapngWithInterfacesOfTwoLinkTypes)
     EXPECT_EQ(r.err, "flowsentry: " + (tmp.path() / "two.pcapng").string() +
                          ": cannot read capture after 1 frame(s): an interface has a type 113 different from the "
                          "type of the first interface\n");
+}
+
+namespace {
+
+// Starts flowsentry with `args`, stderr to `err`; its pid.
+pid_t start(const std::vector<std::string> &args, const fs::path &err)
+{
+    const std::string program = binary();
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const int fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 2);
+        std::vector<char *> argv{const_cast<char *>(program.c_str())};
+        for (const std::string &a : args)
+            argv.push_back(const_cast<char *>(a.c_str()));
+        argv.push_back(nullptr);
+        execv(argv[0], argv.data());
+        _exit(127);
+    }
+    return pid;
+}
+
+// Waits until `pid` catches `signo` (SigCgt in /proc): a signal sent
+// before would end it by the default action, whatever main() does.
+bool wait_until_caught(pid_t pid, int signo)
+{
+    const auto started = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - started < std::chrono::seconds(30)) {
+        const std::string status = read_file("/proc/" + std::to_string(pid) + "/status");
+        const size_t at = status.find("SigCgt:");
+        if (at != std::string::npos && (std::stoull(status.substr(at + 7), nullptr, 16) >> (signo - 1)) & 1)
+            return true;
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    return false;
+}
+
+// The runtime directory a replay's EAL makes (--file-prefix=flowsentry-PID, as root).
+fs::path replay_runtime_dir(pid_t pid) { return "/var/run/dpdk/flowsentry-" + std::to_string(pid); }
+
+// Waits for `pid`, sent a stop during start-up: a clean exit that says so,
+// no runtime directory left behind.
+void expect_stopped_during_start_up(pid_t pid, const fs::path &err)
+{
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    const std::string text = read_file(err);
+    ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status) << "\n" << text;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << text;
+    EXPECT_NE(text.find("flowsentry: stopped during start-up"), std::string::npos) << text;
+    EXPECT_FALSE(fs::exists(replay_runtime_dir(pid)));
+}
+
+}  // namespace
+
+TEST(StartUp, AStopDuringStartUpIsACleanExitThatRemovesTheRuntimeDirectory)
+{
+    TempDir tmp;
+    const fs::path err = tmp.path() / "stderr.txt";
+    const fs::path conf = tmp.path() / "flowsentry.yaml";
+    // The shipped pack, compiled every time: start-up has a step before DPDK
+    // that takes a while.
+    write_text(conf, "telnet:\n  signature_packs: [" + env_or_empty("FLOWSENTRY_SOURCE_ROOT") +
+                         "/conf/signatures/telnet.yaml]\n  signature_cache: off\n");
+    const std::vector<std::string> args = {"-c", conf.string(), "--pcap", data("many_flows.pcap"), "-o",
+                                           (tmp.path() / "out.ndjson").string()};
+
+    // As soon as main() catches it (the packs are not compiled yet): the
+    // stop is taken before DPDK starts.
+    for (int signo : {SIGINT, SIGTERM}) {
+        SCOPED_TRACE(signo);
+        const pid_t pid = start(args, err);
+        ASSERT_TRUE(wait_until_caught(pid, signo));
+        kill(pid, signo);
+        expect_stopped_during_start_up(pid, err);
+    }
+
+    // As soon as the EAL has made its runtime directory: start-up ends at
+    // the next step and the directory goes with it.
+    const pid_t pid = start(args, err);
+    const auto started = std::chrono::steady_clock::now();
+    while (!fs::exists(replay_runtime_dir(pid)) && std::chrono::steady_clock::now() - started < std::chrono::seconds(30))
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    ASSERT_TRUE(fs::exists(replay_runtime_dir(pid)));
+    kill(pid, SIGTERM);
+    expect_stopped_during_start_up(pid, err);
+}
+
+TEST(LiveMode, SighupReloadsTheSignaturesAndTheSummaryCountsIt)
+{
+    TempDir tmp;
+    const fs::path err = tmp.path() / "stderr.txt", stats = tmp.path() / "stats.json";
+    const fs::path conf = tmp.path() / "flowsentry.yaml";
+    write_text(conf, "telnet:\n  signature_packs: [" + env_or_empty("FLOWSENTRY_SOURCE_ROOT") +
+                         "/conf/signatures/telnet.yaml]\n  signature_cache: off\n");
+    const pid_t pid = start({"--no-huge", "--no-pci", "--no-shconf", "-m", "256",
+                             "--file-prefix=fs-cli-reload-" + std::to_string(getpid()), "-l", "0-1", "--vdev",
+                             "net_null0", "--log-level=warning", "--", "-c", conf.string(), "-o",
+                             (tmp.path() / "out.ndjson").string(), "--stats-json", stats.string()},
+                            err);
+    ASSERT_TRUE(wait_until_caught(pid, SIGHUP));
+    kill(pid, SIGHUP);
+    const auto sent = std::chrono::steady_clock::now();
+    while (read_file(err).find("signatures reloaded: generation 2") == std::string::npos &&
+           std::chrono::steady_clock::now() - sent < std::chrono::seconds(60))
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    kill(pid, SIGINT);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    const std::string text = read_file(err);
+    ASSERT_TRUE(WIFEXITED(status)) << text;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << text;
+    EXPECT_NE(text.find("  signatures: generation=2 reloads=1 reload_failures=0 reloads_coalesced=0"),
+              std::string::npos)
+        << text;
+    rapidjson::Document d;
+    const std::string json = read_file(stats);
+    d.Parse(json.c_str());
+    ASSERT_FALSE(d.HasParseError()) << json;
+    ASSERT_TRUE(d.HasMember("signatures")) << json;
+    EXPECT_EQ(d["signatures"]["generation"].GetUint64(), 2u);
+    EXPECT_EQ(d["signatures"]["reloads"].GetUint64(), 1u);
+    EXPECT_EQ(d["signatures"]["reload_failures"].GetUint64(), 0u);
 }

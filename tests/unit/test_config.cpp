@@ -60,6 +60,7 @@ void expect_defaults(const Config &c)
     EXPECT_EQ(c.stats_interval_s, 0u);
     EXPECT_EQ(c.community_id_seed, 0u);
     EXPECT_EQ(c.observer_hostname, "");
+    EXPECT_THAT(c.inspection.signature_cache, testing::EndsWith("/cache/flowsentry"));
     EXPECT_TRUE(c.defrag.enabled);
     EXPECT_EQ(c.defrag.max_datagrams, 4096u);
     EXPECT_EQ(c.defrag.max_bytes, 4u << 20);
@@ -151,7 +152,7 @@ TEST(ConfigDefaults, ShippedFileNamesEveryKey)
                             "output:", "path:", "stats:", "interval:", "community_id:", "seed:",
                             "observer:", "hostname:", "defrag:", "max_datagrams:", "max_bytes:",
                             "max_datagram_size:", "max_fragments_per_datagram:", "throttle:", "track:", "max_keys:",
-                            "rules:"})
+                            "rules:", "signature_cache:"})
         EXPECT_THAT(text, HasSubstr(key));
 }
 
@@ -963,4 +964,14 @@ TEST(InspectionConfig, SignaturePackThatIsMissingOrADirectoryNamesTheLineThatNam
               std::string("t.yaml:3:7: telnet.signature_packs[0]: signature pack ") + tmpl +
                   ": is a directory, not a pack: name the pack's YAML file (for example signatures/telnet.yaml)");
     rmdir(tmpl);
+}
+
+TEST(ConfigParse, SignatureCacheIsADirectoryRelativeToTheFileOrOff)
+{
+    EXPECT_EQ(parse_config("telnet:\n  signature_cache: cache\n", "/etc/flowsentry/f.yaml").inspection.signature_cache,
+              "/etc/flowsentry/cache");
+    EXPECT_EQ(parse("telnet:\n  signature_cache: /var/cache/fs\n").inspection.signature_cache, "/var/cache/fs");
+    EXPECT_EQ(parse("telnet:\n  signature_cache: off\n").inspection.signature_cache, "");
+    EXPECT_EQ(error_of("telnet:\n  signature_cache: \"\"\n"),
+              "t.yaml:2:20: telnet.signature_cache: expected a directory, or off (got \"\")");
 }

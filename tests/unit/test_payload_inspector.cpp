@@ -3,12 +3,16 @@
 // reload under RCU, and the control thread's brute-force and thresholds.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <pcap/pcap.h>
@@ -16,6 +20,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "flowsentry/control.hpp"
 #include "flowsentry/telnet_control.hpp"
 #include "flowsentry/worker.hpp"
 
@@ -35,6 +40,7 @@ Config inspection_config(const std::string &pack = source_path("conf/signatures/
     c.flow_table.capacity = 1024;
     c.alert_ring_size = 8192;
     c.inspection.signature_packs = {pack};
+    c.inspection.signature_cache.clear();  // every rig compiles: a cache would hide a slow compile
     c.inspection.flows_per_worker = 64;
     return c;
 }
@@ -67,6 +73,18 @@ void feed(Worker &w, const std::string &capture)
         w.expire(t);
     }
     pcap_close(p);
+}
+
+// The control thread's reload, waited for: the compile thread builds the
+// generation, finish_reload() publishes it.
+bool reload_now(InspectionEngine &engine, std::string &error)
+{
+    if (!engine.start_reload())
+        return false;
+    InspectionEngine::ReloadOutcome outcome;
+    while ((outcome = engine.finish_reload(error)) == InspectionEngine::ReloadOutcome::none)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return outcome == InspectionEngine::ReloadOutcome::swapped;
 }
 
 std::vector<EventRecord> drain(Worker &w)
@@ -298,7 +316,7 @@ TEST(PayloadInspector, ReloadSwapsUnderRcuAndKeepsTheOldOnError)
     std::ofstream(pack) << "signatures:\n  - id: 2\n    name: answer\n    pattern: 'applet not found'\n"
                            "    direction: to_client\n";
     std::string error;
-    ASSERT_TRUE(rig.engine.reload(error)) << error;
+    ASSERT_TRUE(reload_now(rig.engine, error)) << error;
     EXPECT_NE(rig.engine.published(), first);
     EXPECT_EQ(rig.engine.retired(), 1u);
     rig.engine.collect();
@@ -309,7 +327,7 @@ TEST(PayloadInspector, ReloadSwapsUnderRcuAndKeepsTheOldOnError)
 
     // A bad pack keeps what runs.
     std::ofstream(pack) << "signatures:\n  - id: 3\n    name: bad\n    pattern: '(('\n";
-    EXPECT_FALSE(rig.engine.reload(error));
+    EXPECT_FALSE(reload_now(rig.engine, error));
     EXPECT_NE(error.find("signature 3: Hyperscan:"), std::string::npos) << error;
     EXPECT_EQ(rig.engine.generation(), 2u);
 
@@ -340,7 +358,7 @@ TEST(PayloadInspector, OpenFlowsMoveToTheNewGenerationMidStream)
     while (pcap_next_ex(p, &h, &data) == 1) {
         if (++n == 60) {  // ... the rest under generation 2, with another signature
             std::ofstream(pack) << "signatures:\n  - id: 9\n    name: answer\n    pattern: 'applet not found'\n";
-            ASSERT_TRUE(rig.engine.reload(error)) << error;
+            ASSERT_TRUE(reload_now(rig.engine, error)) << error;
             rig.w().expire(0);
         }
         rig.w().handle_frame(data, h->caplen, 1, 0);
@@ -462,4 +480,113 @@ TEST(TelnetControl, AMillionSourcesInABoundedTableWindowsStillExact)
     failure.time_ns = 210 * s + 2;  // within 10 s of the window that began at 210 s + 1
     control.process(failure, write);
     EXPECT_EQ(brute, 2u);
+}
+
+namespace {
+
+// A pack that keeps Hyperscan busy for a second or more: hundreds of bounded
+// repeats, each between literals of its own.
+std::string slow_pack(int signatures)
+{
+    std::string yaml = "signatures:\n";
+    for (int i = 1; i <= signatures; ++i) {
+        char line[160];
+        std::snprintf(line, sizeof line, "  - id: %d\n    name: slow %d\n    pattern: 'k%05dx[^\\r\\n]{0,%d}y%05d'\n", i,
+                      i, i, 50 + i % 100, i);
+        yaml += line;
+    }
+    return yaml;
+}
+
+}  // namespace
+
+TEST(TelnetControl, DrainGoesOnWhileASlowPackCompiles)
+{
+    const std::string pack = ::testing::TempDir() + "/fs_slow_reload_pack.yaml";
+    std::ofstream(pack) << "signatures:\n  - id: 1\n    name: busybox\n    pattern: '/bin/busybox'\n";
+    Rig rig(inspection_config(pack));
+    Detections detections(rig.config.detections);
+    EcsContext ctx;
+    ctx.address_lists = detections.address_lists();
+    SinkConfig sink;
+    sink.path = ::testing::TempDir() + "/fs_slow_reload.ndjson";
+    SinkSet sinks({sink}, "test");
+    TelnetControl telnet(rig.engine, 5, 60);
+    ControlOptions options;
+    options.telnet = &telnet;
+    Control control({&rig.w()}, {}, EcsFormatter(ctx), detections, sinks, options);
+
+    std::ofstream(pack) << slow_pack(250);
+    request_signature_reload();
+    using Clock = std::chrono::steady_clock;
+    const auto requested = Clock::now();
+    // The worker goes on producing records; each control pass drains them,
+    // and no pass waits for the compile.
+    size_t drained_while_compiling = 0, passes_while_compiling = 0;
+    Clock::duration longest_pass{};
+    while (rig.engine.generation() == 1 && Clock::now() - requested < std::chrono::seconds(120)) {
+        feed(rig.w(), "telnet_mirai_23");
+        const auto before = Clock::now();
+        const size_t moved = control.drain();
+        longest_pass = std::max(longest_pass, Clock::now() - before);
+        if (rig.engine.generation() == 1) {
+            drained_while_compiling += moved;
+            ++passes_while_compiling;
+        }
+    }
+    const double compile_s = std::chrono::duration<double>(Clock::now() - requested).count();
+    const double longest_s = std::chrono::duration<double>(longest_pass).count();
+    ASSERT_EQ(rig.engine.generation(), 2u);
+    EXPECT_EQ(telnet.reloads(), 1u);
+    EXPECT_EQ(rig.engine.signatures().signatures().size(), 250u);
+    // Only a slow compile shows anything: it must have taken long.
+    ASSERT_GE(compile_s, 0.5) << "the pack compiled too fast to show a blocked drain";
+    EXPECT_GE(passes_while_compiling, 10u) << "compile " << compile_s << " s";
+    EXPECT_GT(drained_while_compiling, 0u);
+    EXPECT_LT(longest_s, compile_s / 4) << "a drain pass waited for the compile";
+}
+
+TEST(TelnetControl, ReloadsDuringACompileAreCoalescedIntoOneMore)
+{
+    const std::string pack = ::testing::TempDir() + "/fs_coalesce_pack.yaml";
+    std::ofstream(pack) << slow_pack(120);
+    Config c = inspection_config(pack);
+    InspectionEngine engine(c, 1);
+    TelnetControl telnet(engine, 5, 60);
+
+    request_signature_reload();
+    telnet.tick();  // compile 1 starts
+    ASSERT_TRUE(engine.reload_running());
+    // Three more requests while it runs, the last with a new pack: they
+    // make one more compile, of the pack as it is when that one starts.
+    for (int i = 0; i < 3; ++i) {
+        request_signature_reload();
+        telnet.tick();
+    }
+    // Replaced whole (written aside, renamed), as the running compile may be
+    // reading the old one.
+    std::ofstream(pack + ".new") << "signatures:\n  - id: 7\n    name: last\n    pattern: 'last'\n";
+    ASSERT_EQ(std::rename((pack + ".new").c_str(), pack.c_str()), 0);
+    EXPECT_EQ(telnet.reloads_coalesced(), 3u);
+    const auto start = std::chrono::steady_clock::now();
+    while (telnet.reloads() + telnet.reload_failures() < 2 &&
+           std::chrono::steady_clock::now() - start < std::chrono::seconds(120)) {
+        telnet.tick();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(telnet.reloads(), 2u);
+    EXPECT_EQ(engine.generation(), 3u);
+    ASSERT_EQ(engine.signatures().signatures().size(), 1u);
+    EXPECT_EQ(engine.signatures().signatures()[0].id, 7u);
+
+    // A bad pack keeps the running signatures.
+    std::ofstream(pack) << "signatures:\n  - id: 8\n    name: bad\n    pattern: '(('\n";
+    request_signature_reload();
+    while (telnet.reload_failures() == 0 && std::chrono::steady_clock::now() - start < std::chrono::seconds(120)) {
+        telnet.tick();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(telnet.reload_failures(), 1u);
+    EXPECT_EQ(engine.generation(), 3u);
+    EXPECT_EQ(engine.signatures().signatures()[0].id, 7u);
 }

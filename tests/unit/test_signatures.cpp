@@ -4,8 +4,14 @@
 #include <gmock/gmock.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
+
+#include <hs/hs.h>
+#include <openssl/evp.h>
 
 #include "flowsentry/signatures.hpp"
 
@@ -186,4 +192,147 @@ TEST(Signatures, PackThatIsADirectoryIsNamedAsSuch)
         EXPECT_EQ(std::string(e.what()), dir + ": is a directory, not a pack: name the pack's YAML file (for example "
                                                "signatures/telnet.yaml)");
     }
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Ids of the signatures whose data-stream pattern is in `text`, scanned as
+// one stream: what the database does, whichever way it was made.
+std::set<uint32_t> data_matches(const CompiledSignatures &c, const std::string &text)
+{
+    const hs_database_t *db = c.database(SignatureStream::data);
+    hs_scratch_t *scratch = nullptr;
+    hs_stream_t *stream = nullptr;
+    EXPECT_EQ(hs_alloc_scratch(db, &scratch), HS_SUCCESS);
+    EXPECT_EQ(hs_open_stream(db, 0, &stream), HS_SUCCESS);
+    struct Hits {
+        const CompiledSignatures *c;
+        std::set<uint32_t> ids;
+    } hits{&c, {}};
+    auto on_match = [](unsigned int index, unsigned long long, unsigned long long, unsigned int, void *ctx) {
+        auto *h = static_cast<Hits *>(ctx);
+        h->ids.insert(h->c->signatures()[index].id);
+        return 0;
+    };
+    EXPECT_EQ(hs_scan_stream(stream, text.data(), static_cast<unsigned>(text.size()), 0, scratch, on_match, &hits),
+              HS_SUCCESS);
+    hs_close_stream(stream, scratch, on_match, &hits);
+    hs_free_scratch(scratch);
+    return hits.ids;
+}
+
+std::string read_bytes(const fs::path &p)
+{
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+void write_bytes(const fs::path &p, const std::string &bytes) { std::ofstream(p, std::ios::binary) << bytes; }
+
+std::vector<fs::path> entries(const fs::path &dir)
+{
+    std::vector<fs::path> out;
+    for (const auto &e : fs::directory_iterator(dir))
+        out.push_back(e.path());
+    return out;
+}
+
+// A fresh cache directory per test.
+fs::path cache_dir(const std::string &name)
+{
+    const fs::path dir = fs::path(::testing::TempDir()) / ("fs_sigcache_" + name);
+    fs::remove_all(dir);
+    return dir;
+}
+
+const char *kPackA = "signatures:\n  - id: 1\n    name: a\n    pattern: 'busybox'\n"
+                     "  - id: 2\n    name: b\n    pattern: 'ECCHI'\n  - id: 3\n    name: raw\n    pattern: 'x'\n"
+                     "    stream: raw\n";
+const char *kPackB = "signatures:\n  - id: 1\n    name: a\n    pattern: 'applet'\n";
+const char *kText = "enable; /bin/busybox ECCHI: applet not found";
+
+}  // namespace
+
+TEST(SignatureCache, ASecondCompileComesFromTheCacheAndMatchesTheSame)
+{
+    const fs::path dir = cache_dir("second");
+    const CompiledSignatures compiled(parse_signature_pack(kPackA, "a.yaml"), dir.string());
+    EXPECT_FALSE(compiled.from_cache());
+    ASSERT_EQ(entries(dir).size(), 1u);
+    const CompiledSignatures cached(parse_signature_pack(kPackA, "a.yaml"), dir.string());
+    EXPECT_TRUE(cached.from_cache());
+    EXPECT_NE(cached.database(SignatureStream::raw), nullptr);
+    EXPECT_EQ(data_matches(compiled, kText), (std::set<uint32_t>{1, 2}));
+    EXPECT_EQ(data_matches(cached, kText), (std::set<uint32_t>{1, 2}));
+    // Other patterns are another entry; metadata alone is not.
+    const CompiledSignatures other(parse_signature_pack(kPackB, "b.yaml"), dir.string());
+    EXPECT_FALSE(other.from_cache());
+    EXPECT_EQ(data_matches(other, kText), std::set<uint32_t>{1});
+    EXPECT_EQ(entries(dir).size(), 2u);
+    std::string renamed = kPackA;
+    renamed.replace(renamed.find("name: a"), 7, "name: z");
+    EXPECT_TRUE(CompiledSignatures(parse_signature_pack(renamed, "a.yaml"), dir.string()).from_cache());
+    // Off: nothing read or written.
+    const fs::path off = cache_dir("off");
+    EXPECT_FALSE(CompiledSignatures(parse_signature_pack(kPackA, "a.yaml"), "").from_cache());
+    EXPECT_FALSE(fs::exists(off));
+}
+
+TEST(SignatureCache, CorruptOrForeignEntriesAreIgnoredAndRebuilt)
+{
+    const fs::path dir = cache_dir("corrupt");
+    CompiledSignatures(parse_signature_pack(kPackB, "b.yaml"), dir.string());
+    const fs::path entry_b = entries(dir).at(0);
+    const std::string b_bytes = read_bytes(entry_b);
+    CompiledSignatures(parse_signature_pack(kPackA, "a.yaml"), dir.string());
+    fs::path entry_a;
+    for (const fs::path &p : entries(dir))
+        if (p != entry_b)
+            entry_a = p;
+    const std::string a_bytes = read_bytes(entry_a);
+
+    // The checksum of the entry, recomputed after a change: only Hyperscan's
+    // own checks stand between a doctored database and the workers.
+    auto resealed = [](std::string bytes) {
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned n = 0;
+        EVP_Digest(bytes.data(), bytes.size() - 32, digest, &n, EVP_sha256(), nullptr);
+        bytes.replace(bytes.size() - 32, 32, reinterpret_cast<const char *>(digest), n);
+        return bytes;
+    };
+    std::string flipped = a_bytes;
+    flipped[flipped.size() / 2] ^= 0x40;
+    std::string doctored = a_bytes;
+    doctored[a_bytes.size() - 32 - 100] ^= 0x01;  // inside the last database
+    const std::pair<const char *, std::string> cases[] = {
+        {"a flipped bit", flipped},
+        {"a truncated file", a_bytes.substr(0, a_bytes.size() / 2)},
+        {"an empty file", ""},
+        {"text", "not a database\n"},
+        {"another pack's entry", b_bytes},
+        {"a database changed under a valid checksum", resealed(doctored)},
+    };
+    for (const auto &[what, bytes] : cases) {
+        SCOPED_TRACE(what);
+        write_bytes(entry_a, bytes);
+        const CompiledSignatures rebuilt(parse_signature_pack(kPackA, "a.yaml"), dir.string());
+        EXPECT_FALSE(rebuilt.from_cache());
+        EXPECT_EQ(data_matches(rebuilt, kText), (std::set<uint32_t>{1, 2}));
+        // Rebuilt means written again: the next one is served from it.
+        EXPECT_EQ(read_bytes(entry_a), a_bytes);
+        EXPECT_TRUE(CompiledSignatures(parse_signature_pack(kPackA, "a.yaml"), dir.string()).from_cache());
+    }
+}
+
+TEST(SignatureCache, ADirectoryThatCannotBeWrittenOnlyCostsTheCompile)
+{
+    const fs::path file = cache_dir("not_a_dir");
+    write_bytes(file, "a file where the directory should be");
+    const CompiledSignatures compiled(parse_signature_pack(kPackA, "a.yaml"), file.string());
+    EXPECT_FALSE(compiled.from_cache());
+    EXPECT_EQ(data_matches(compiled, kText), (std::set<uint32_t>{1, 2}));
 }
