@@ -26,7 +26,10 @@ int spread_worker_of(const uint8_t *frame, uint32_t len, uint16_t workers, const
 {
     DecodedPacket pkt;
     const DecodeResult r = decode_packet(frame, len, pkt, options);
-    if (r != DecodeResult::ok && r != DecodeResult::ipv4_fragment && r != DecodeResult::ipv6_fragment)
+    // A TCP packet malformed past its header still belongs to its flow's
+    // worker, which counts it (decode.hpp).
+    if (r != DecodeResult::ok && r != DecodeResult::ipv4_fragment && r != DecodeResult::ipv6_fragment &&
+        !tcp_fields_usable(r, pkt))
         return -1;
     return static_cast<int>((uint64_t(flow_spread_hash(pkt)) * workers) >> 32);
 }
