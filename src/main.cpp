@@ -216,7 +216,6 @@ Config default_config()
 int run(int argc, char **argv)
 {
     // A reader that closes our stdout is a failing sink (EPIPE), not a reason to die.
-    std::signal(SIGPIPE, SIG_IGN);
     CommandLine cl;
     try {
         cl = parse_command_line(argc, argv);
@@ -362,9 +361,6 @@ int run(int argc, char **argv)
     Control control(worker_ptrs, ports, EcsFormatter(ctx), detections, sinks, control_options);
     stop_point();
 
-    std::signal(SIGHUP, on_hangup);
-    // A file size limit (RLIMIT_FSIZE) is a failing sink, not a reason to die.
-    std::signal(SIGXFSZ, SIG_IGN);
 
     std::atomic<bool> workers_stop{false};
     std::vector<Worker::Launch> launches(workers.size());
@@ -413,9 +409,16 @@ int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    // First thing, so a stop during start-up is a clean exit too.
+    // First thing, so a stop during start-up is a clean exit too, and a
+    // SIGHUP then (logrotate's postrotate, systemctl reload) is a request
+    // taken once running, not the end of the process.
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+    std::signal(SIGHUP, on_hangup);
+    // A closed stdout pipe is a failed sink (EPIPE), and a file size limit
+    // (RLIMIT_FSIZE) a failing one, not reasons to die.
+    std::signal(SIGPIPE, SIG_IGN);
+    std::signal(SIGXFSZ, SIG_IGN);
     try {
         return run(argc, argv);
     } catch (const StartupStopped &) {

@@ -564,6 +564,29 @@ TEST(StartUp, AStopDuringStartUpIsACleanExitThatRemovesTheRuntimeDirectory)
     expect_stopped_during_start_up(pid, err);
 }
 
+TEST(StartUp, ASighupDuringStartUpIsNotTheEndOfTheProcess)
+{
+    // logrotate's postrotate or `systemctl reload` can come while the packs
+    // compile: the run goes on, and does what it was asked once running.
+    TempDir tmp;
+    const fs::path err = tmp.path() / "stderr.txt", out = tmp.path() / "out.ndjson";
+    const fs::path conf = tmp.path() / "flowsentry.yaml";
+    write_text(conf, "telnet:\n  signature_packs: [" + env_or_empty("FLOWSENTRY_SOURCE_ROOT") +
+                         "/conf/signatures/telnet.yaml]\n  signature_cache: off\n");
+    const pid_t pid = start({"-c", conf.string(), "--pcap", data("many_flows.pcap"), "-o", out.string()}, err);
+    // As soon as main() has its first handlers, long before the packs are
+    // compiled and the EAL is up.
+    ASSERT_TRUE(wait_until_caught(pid, SIGINT));
+    kill(pid, SIGHUP);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    const std::string text = read_file(err);
+    ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status) << "\n" << text;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << text;
+    // many_flows.truth.json: 150 accepted connections, all written.
+    EXPECT_EQ(count_lines(read_file(out), "\"action\":\"connection-accepted\""), 150);
+}
+
 TEST(LiveMode, SighupReloadsTheSignaturesAndTheSummaryCountsIt)
 {
     TempDir tmp;
