@@ -41,11 +41,12 @@ struct Item {
     std::string path;
 };
 
-// `s` on one printable line, cut short: messages are exactly one line.
-std::string printable(const std::string &s)
+// `s` on one printable line, cut short past `limit` bytes: messages are
+// exactly one line.
+std::string printable(const std::string &s, size_t limit = 60)
 {
     std::string out;
-    for (size_t i = 0; i < s.size() && i < 60; ++i) {
+    for (size_t i = 0; i < s.size() && i < limit; ++i) {
         unsigned char c = static_cast<unsigned char>(s[i]);
         if (c == '\n')
             out += "\\n";
@@ -54,7 +55,7 @@ std::string printable(const std::string &s)
         else
             out += static_cast<char>(c);
     }
-    if (s.size() > 60)
+    if (s.size() > limit)
         out += "...";
     return out;
 }
@@ -601,7 +602,7 @@ void parse_inspection(const Parser &p, const std::string &key, const Item &item,
             // Checked here, where the line that names the pack is known.
             const std::string problem = signature_pack_problem(resolved);
             if (!problem.empty())
-                p.fail(e.mark, e.path, "signature pack " + resolved + ": " + problem);
+                p.fail(e.mark, e.path, "signature pack " + printable(resolved, SIZE_MAX) + ": " + problem);
             in.signature_packs.push_back(resolved);
         });
     } else if (key == "inspection") {
