@@ -238,7 +238,7 @@ std::vector<std::string> pcap_eal_args(const std::string &program, const std::ve
                                    uint64_t(config.workers) * config.spreading.ring_size)) * 2560;
     bytes += uint64_t(config.workers) * FlowTable::memory_bytes(config.flow_table.capacity);
     // Document and scan rings, watch requests, the scan counter.
-    bytes += uint64_t(config.workers) * config.alert_ring_size * (2 * sizeof(EventRecord) + sizeof(ScanSourceKey));
+    bytes += uint64_t(config.workers) * config.alert_ring_size * (2 * sizeof(EventRecord) + sizeof(ScanWatch));
     bytes += uint64_t(config.workers) * ScanCounter::memory_bytes(config.detections.scan_max_sources);
     bytes += address_set_memory_bytes();  // home networks and external ranges (detections.cpp)
     uint64_t mb = (bytes + (uint64_t(1) << 20) - 1) >> 20;

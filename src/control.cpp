@@ -73,14 +73,15 @@ Control::Control(std::vector<Worker *> workers, std::vector<RxPort> ports, EcsFo
 
 Detections::WatchResult Control::watch_elsewhere(const EventRecord &first)
 {
-    ScanSourceKey source{};
-    std::memcpy(source.addr, first.client_addr, sizeof source.addr);
-    source.ip_version = first.ip_version;
+    ScanWatch request{};
+    std::memcpy(request.source.addr, first.client_addr, sizeof request.source.addr);
+    request.source.ip_version = first.ip_version;
+    request.time_ns = first.time_ns;
     Detections::WatchResult result{0, 0};
     for (Worker *w : workers_) {
         if (w->id() == first.worker_id)
             continue;
-        if (w->watch(source))
+        if (w->watch(request))
             ++result.asked;
         else
             ++result.refused;

@@ -139,7 +139,7 @@ Worker::Worker(uint16_t worker_id, const Config &config, const WorkerSettings &s
     scan_ring_ = rte_ring_create_elem(scan_name.c_str(), sizeof(EventRecord), config.alert_ring_size, socket_id,
                                       RING_F_SP_ENQ | RING_F_SC_DEQ);
     const std::string watch_name = "watch_w" + std::to_string(worker_id);
-    watch_ring_ = rte_ring_create_elem(watch_name.c_str(), sizeof(ScanSourceKey), config.alert_ring_size, socket_id,
+    watch_ring_ = rte_ring_create_elem(watch_name.c_str(), sizeof(ScanWatch), config.alert_ring_size, socket_id,
                                        RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (scan_ring_ == nullptr || watch_ring_ == nullptr)
         throw std::runtime_error("worker " + std::to_string(worker_id) + ": cannot create scan rings of " +
@@ -551,22 +551,23 @@ void Worker::hand_over_attempt(const Flow *flow, const FlowKey *key, const ScanS
     emit_scan(rec);
 }
 
-bool Worker::watch(const ScanSourceKey &source)
+bool Worker::watch(const ScanWatch &request)
 {
-    return rte_ring_sp_enqueue_elem(watch_ring_, const_cast<ScanSourceKey *>(&source), sizeof source) == 0;
+    return rte_ring_sp_enqueue_elem(watch_ring_, const_cast<ScanWatch *>(&request), sizeof request) == 0;
 }
 
 void Worker::serve_watches(uint64_t now_ns)
 {
     // A watch's answer is never dropped: one is taken only while the scan
     // ring has room for everything it can hand over.
-    ScanSourceKey source;
+    ScanWatch request;
     for (unsigned i = 0; i < kWatchesPerLoop; ++i) {
         if (rte_ring_free_count(scan_ring_) < ScanCounter::kMaxHandovers ||
-            rte_ring_sc_dequeue_elem(watch_ring_, &source, sizeof source) != 0)
+            rte_ring_sc_dequeue_elem(watch_ring_, &request, sizeof request) != 0)
             return;
+        const ScanSourceKey &source = request.source;
         auto sink = handovers_to([&](const ScanHandover &h) { hand_over_attempt(nullptr, nullptr, source, h); });
-        scan_->watch(source, now_ns, sink);
+        scan_->watch(source, std::max(now_ns, request.time_ns), sink);
     }
 }
 

@@ -69,6 +69,15 @@ struct ScanSourceKey {
     uint8_t pad[3];
 };
 
+// A watch request: the source, and the packet time of the attempt that made
+// it hot elsewhere. A worker that lags behind (or has seen no packet yet)
+// counts the watch from then, not from its own older clock, so its later
+// attempts of the source are within the window, not a window past it.
+struct ScanWatch {
+    ScanSourceKey source;
+    uint64_t time_ns;
+};
+
 class ScanCounter {
 public:
     static constexpr unsigned kHeldAttempts = 4;

@@ -97,7 +97,7 @@ public:
     rte_ring *scan_records() const { return scan_ring_; }
     // Control thread only: asks the worker to hand over what it holds of a
     // source and count it hot; false when the request ring is full.
-    bool watch(const ScanSourceKey &source);
+    bool watch(const ScanWatch &request);
     const WorkerCounters &counters() const { return counters_; }
     const FlowTable &flows() const { return *flows_; }
     uint16_t id() const { return id_; }

@@ -304,7 +304,7 @@ uint64_t expected_mb(const Config &c)
     uint64_t bytes = (uint64_t(128) << 20) + uint64_t(flowsentry::mempool_size(c, 1, uint64_t(c.workers) * c.spreading.ring_size)) * 2560 +
                      uint64_t(c.workers) * flowsentry::FlowTable::memory_bytes(c.flow_table.capacity) +
                      // document and scan rings, watch requests
-                     uint64_t(c.workers) * c.alert_ring_size * (2 * sizeof(flowsentry::EventRecord) + 20) +
+                     uint64_t(c.workers) * c.alert_ring_size * (2 * sizeof(flowsentry::EventRecord) + 32) +
                      // scan counter: 192 bytes a source, power-of-two buckets of 4
                      uint64_t(c.workers) * 192 * scan_ways +
                      (uint64_t(144) << 20);  // rte_lpm + rte_lpm6 of the detections: 2 x 64 MiB + 16 MiB
