@@ -7,6 +7,7 @@
 #include "flowsentry/config.hpp"
 
 #include "flowsentry/ip_reassembly.hpp"
+#include "flowsentry/printable.hpp"
 #include "flowsentry/signatures.hpp"
 #include "flowsentry_version.h"
 
@@ -41,24 +42,8 @@ struct Item {
     std::string path;
 };
 
-// `s` on one printable line, cut short past `limit` bytes: messages are
-// exactly one line.
-std::string printable(const std::string &s, size_t limit = 60)
-{
-    std::string out;
-    for (size_t i = 0; i < s.size() && i < limit; ++i) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        if (c == '\n')
-            out += "\\n";
-        else if (c < 0x20 || c == 0x7f)
-            out += '?';
-        else
-            out += static_cast<char>(c);
-    }
-    if (s.size() > limit)
-        out += "...";
-    return out;
-}
+// Values quoted in messages are cut short: a message is one readable line.
+constexpr size_t kQuoted = 60;
 
 // How a value is shown in "(got X)".
 std::string describe(const YAML::Node &node)
@@ -76,8 +61,8 @@ std::string describe(const YAML::Node &node)
     }
     // Quoted scalars are strings: show the quotes so "5" isn't mistaken for 5.
     if (node.Tag() == "!")
-        return "\"" + printable(node.Scalar()) + "\"";
-    return printable(node.Scalar());
+        return "\"" + printable(node.Scalar(), kQuoted) + "\"";
+    return printable(node.Scalar(), kQuoted);
 }
 
 class Parser {
@@ -118,7 +103,7 @@ public:
             YAML::Node key = it->first;  // copies: it-> yields a temporary
             YAML::Node value = it->second;
             std::string name = key.IsScalar() ? key.Scalar() : describe(key);
-            std::string shown = key.IsScalar() ? printable(name) : name;
+            std::string shown = key.IsScalar() ? printable(name, kQuoted) : name;
             std::string path = map.path.empty() ? shown : map.path + "." + shown;
             bool known = false;
             for (const char *v : valid)
@@ -602,7 +587,7 @@ void parse_inspection(const Parser &p, const std::string &key, const Item &item,
             // Checked here, where the line that names the pack is known.
             const std::string problem = signature_pack_problem(resolved);
             if (!problem.empty())
-                p.fail(e.mark, e.path, "signature pack " + printable(resolved, SIZE_MAX) + ": " + problem);
+                p.fail(e.mark, e.path, "signature pack " + printable(resolved) + ": " + problem);
             in.signature_packs.push_back(resolved);
         });
     } else if (key == "inspection") {
@@ -942,9 +927,9 @@ Config parse_config(const std::string &yaml_text, const std::string &source_name
         if (!finder.contents.empty())
             docs.push_back(YAML::Load(yaml_text));
     } catch (const YAML::ParserException &e) {
-        p.fail(e.mark, "", "YAML syntax error: " + printable(e.msg));  // may quote an input byte
+        p.fail(e.mark, "", "YAML syntax error: " + printable(e.msg, kQuoted));  // may quote an input byte
     } catch (const YAML::Exception &e) {
-        p.fail(e.mark, "", "YAML error: " + printable(e.msg));
+        p.fail(e.mark, "", "YAML error: " + printable(e.msg, kQuoted));
     }
     if (docs.empty())
         return parse_root(p, YAML::Node(), source_name);

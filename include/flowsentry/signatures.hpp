@@ -16,15 +16,17 @@
 #include <unordered_map>
 #include <vector>
 
+#include "flowsentry/printable.hpp"
 #include "flowsentry/rules.hpp"
 
 struct hs_database;
 
 namespace flowsentry {
 
+// One printable line, whatever the pack's bytes that it quotes.
 class SignatureError : public std::runtime_error {
 public:
-    using std::runtime_error::runtime_error;
+    explicit SignatureError(const std::string &what) : std::runtime_error(printable(what)) {}
 };
 
 namespace signature_direction {

@@ -156,6 +156,16 @@ TEST(Signatures, BadEntriesAreRefusedWithTheirId)
     }
 }
 
+TEST(Signatures, MessageIsOneLineWhateverBytesItQuotes)
+{
+    // Found by the fuzzer: yaml-cpp quotes the line break it stumbled on.
+    std::string e = error_of(std::string("\xff\0\n", 3));
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+    EXPECT_THAT(e, HasSubstr("unknown escape character: \\n"));
+    e = error_of("signatures:\n  - id: 3\n    name: x\n    pattern: y\n    direction: \"to\\nme\\tnow\"\n");
+    EXPECT_THAT(e, HasSubstr("(got to\\nme?now)"));
+}
+
 TEST(Signatures, DuplicateIdsAcrossPacksAreRefused)
 {
     const std::string dir = ::testing::TempDir();
