@@ -607,7 +607,7 @@ DecodeResult parse_geneve(Cursor &c, DecodedPacket &out, Step &step) {
 
 }  // namespace
 
-DecodeResult decode_packet(const uint8_t *frame, uint32_t len, DecodedPacket &out, const DecodeOptions &options) {
+DecodeResult decode_packet_general(const uint8_t *frame, uint32_t len, DecodedPacket &out, const DecodeOptions &options) {
     // Zeroing gives the documented defaults (no VLAN, IPv4 address tails
     // zero, no ports on fragments, no tunnel) without per-branch
     // bookkeeping; the tunnel context is zeroed only when a tunnel is entered.

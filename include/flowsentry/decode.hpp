@@ -7,6 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "flowsentry/byte_order.hpp"
 
 namespace flowsentry {
 
@@ -179,9 +186,9 @@ struct DecodedPacket {
     uint8_t l4_proto;             // IPPROTO_TCP / IPPROTO_UDP
     uint8_t tcp_flags;
     uint16_t ip_len;              // bytes of the IP datagram (header + payload)
+    uint16_t payload_offset;      // from the start of the frame
     uint32_t seq;
     uint32_t ack;
-    uint16_t payload_offset;      // from the start of the frame
     uint16_t payload_len;         // L4 payload, Ethernet padding excluded
     uint16_t frame_len;           // bytes of the frame as received (at most 65535)
     uint8_t tcp_header_only;      // malformed TCP packet whose header fields were read whole (tcp_fields_usable)
@@ -190,6 +197,98 @@ struct DecodedPacket {
     TunnelContext tunnel;         // when tunnel_layers != 0
     FragmentInfo fragment;        // on ipv4_fragment / ipv6_fragment only
 };
+
+// decode_packet's every layer, tunnel and error: out of line (decode.cpp).
+DecodeResult decode_packet_general(const uint8_t *frame, uint32_t len, DecodedPacket &out,
+                                   const DecodeOptions &options);
+
+// An IPv4 address in a 16-byte address field, zero-padded, as one 16-byte
+// store: make_flow_key reads the field back at once, and a load spanning
+// two smaller stores cannot be forwarded from them (a stall of a dozen
+// cycles per packet).
+inline void store_ipv4_address(uint8_t field[16], const uint8_t *addr)
+{
+    int32_t a;
+    std::memcpy(&a, addr, 4);
+#if defined(__SSE2__)
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(field), _mm_cvtsi32_si128(a));
+#else
+    std::memcpy(field, &a, 4);
+    std::memset(field + 4, 0, 12);
+#endif
+}
+
+// The frame a tapped uplink mostly carries, decoded inline in a few
+// branches: Ethernet with at most one 802.1Q tag, unfragmented IPv4 or IPv6
+// without extension headers, TCP, every length consistent. Fills `out`
+// exactly as the general decoder fills it for that frame and returns true;
+// anything else, malformed or not, returns false and is the general
+// decoder's (tests/unit/test_decode.cpp and the decode fuzzer check both
+// agree).
+inline bool decode_common_tcp(const uint8_t *frame, uint32_t len, DecodedPacket &out)
+{
+    constexpr uint32_t kEth = 14, kTag = 4, kIpv4Min = 20, kIpv6 = 40, kTcpMin = 20;
+    constexpr uint8_t kTcp = 6;
+    // At least the smallest IPv4 TCP frame: each header read below is whole
+    // once the lengths are checked against it.
+    if (len < kEth + kIpv4Min + kTcpMin || len > UINT16_MAX)
+        return false;
+    uint32_t ip = kEth;
+    uint16_t type = load_be16(frame + 12);
+    out.vlan[0] = out.vlan[1] = 0;
+    out.vlan_count = 0;
+    if (type == 0x8100) {
+        out.vlan[0] = load_be16(frame + kEth) & 0x0FFF;
+        out.vlan_count = 1;
+        type = load_be16(frame + kEth + 2);
+        ip += kTag;
+    }
+    const uint8_t *h = frame + ip;
+    uint32_t ip_len, tcp;
+    if (type == 0x0800) {
+        const uint32_t header_len = (h[0] & 0x0Fu) * 4;
+        if ((h[0] >> 4) != 4 || header_len < kIpv4Min || h[9] != kTcp ||
+            (load_be16(h + 6) & 0x3FFF) != 0)
+            return false;
+        ip_len = load_be16(h + 2);
+        if (ip_len < header_len + kTcpMin || ip_len > len - ip)
+            return false;
+        tcp = ip + header_len;
+        out.ip_version = 4;
+        store_ipv4_address(out.src_addr, h + 12);
+        store_ipv4_address(out.dst_addr, h + 16);
+    } else if (type == 0x86DD) {
+        if (len < ip + kIpv6 + kTcpMin || (h[0] >> 4) != 6 || h[6] != kTcp)
+            return false;
+        ip_len = kIpv6 + load_be16(h + 4);
+        if (ip_len < kIpv6 + kTcpMin || ip_len > len - ip)
+            return false;
+        tcp = ip + kIpv6;
+        out.ip_version = 6;
+        std::memcpy(out.src_addr, h + 8, 16);
+        std::memcpy(out.dst_addr, h + 24, 16);
+    } else {
+        return false;
+    }
+    const uint8_t *t = frame + tcp;
+    const uint32_t payload = tcp + (uint32_t{t[12]} >> 4) * 4;
+    const uint32_t end = ip + ip_len;  // past it: Ethernet padding
+    if (payload < tcp + kTcpMin || payload > end)
+        return false;
+    out.src_port = load_be16(t);
+    out.dst_port = load_be16(t + 2);
+    out.seq = load_be32(t + 4);
+    out.ack = load_be32(t + 8);
+    out.tcp_flags = t[13];
+    out.l4_proto = kTcp;
+    out.ip_len = static_cast<uint16_t>(ip_len);
+    out.payload_offset = static_cast<uint16_t>(payload);
+    out.payload_len = static_cast<uint16_t>(end - payload);
+    out.frame_len = static_cast<uint16_t>(len);
+    out.tcp_header_only = 0;
+    out.tunnel_layers = 0;
+    return true;
+}
 
 // Fills `out` and returns ok, or the reason the packet is not inspected.
 // On ipv4_fragment / ipv6_fragment, `out` holds what the fragment shows:
@@ -203,8 +302,13 @@ struct DecodedPacket {
 // non-ok result the contents of `out` are unspecified, except
 // `tunnel_layers`/`layers`: the layers entered before the failure (each is
 // counted as seen).
-DecodeResult decode_packet(const uint8_t *frame, uint32_t len, DecodedPacket &out,
-                           const DecodeOptions &options = kDefaultDecodeOptions);
+inline DecodeResult decode_packet(const uint8_t *frame, uint32_t len, DecodedPacket &out,
+                                  const DecodeOptions &options = kDefaultDecodeOptions)
+{
+    if (decode_common_tcp(frame, len, out))
+        return DecodeResult::ok;
+    return decode_packet_general(frame, len, out, options);
+}
 
 // A TCP packet whose flow, flags and numbers can be used: decoded whole, or
 // malformed past its fixed header (see decode_packet).

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -1602,6 +1604,79 @@ TEST(DecodeRobustness, BytesBeyond65535AreNotLookedAt) {
     DecodedPacket p;
     ASSERT_EQ(decode(v4, p), DecodeResult::ok);
     EXPECT_EQ(p.payload_len, 10);
+}
+
+// ---------------------------------------------------------------- the inline path
+
+// The fields before `layers` are compared as bytes: no padding among them.
+static_assert(offsetof(DecodedPacket, layers) == 2 * 16 + 2 * 2 + 2 * kMaxVlanTags + 4 + 2 * 2 + 2 * 4 + 2 * 2 + 2,
+              "DecodedPacket has padding before `layers`");
+
+// What decode_common_tcp says of `f`, checked against the general decoder:
+// the same packet field for field, or (false) the general decoder's frame.
+bool common_path_agrees(const Bytes &f, bool &taken) {
+    Bytes exact(f);
+    DecodedPacket fast, general;
+    std::memset(&fast, 0xA5, sizeof fast);  // every field must be written
+    std::memset(&general, 0x5A, sizeof general);
+    const uint32_t len = static_cast<uint32_t>(exact.size());
+    taken = decode_common_tcp(exact.data(), len, fast);
+    const DecodeResult r = decode_packet_general(exact.data(), len, general, kDefaultDecodeOptions);
+    if (!taken)
+        return true;
+    return r == DecodeResult::ok && std::memcmp(&fast, &general, offsetof(DecodedPacket, layers)) == 0;
+}
+
+TEST(DecodeCommonPath, TakesThePlainTcpFramesAndAgreesWithTheGeneralDecoder) {
+    TcpOpts with_options;
+    with_options.options = Bytes{2, 4, 5, 0xb4, 1, 1, 4, 2};  // MSS, NOP, NOP, SACK permitted
+    Ipv4Opts ip_options;
+    ip_options.options = Bytes{1, 1, 1, 0};  // NOPs, end of list
+    const Bytes plain[] = {
+        ipv4_tcp_frame(),
+        ethernet(kEthIpv4, ipv4(kProtoTcp, tcp(1, 2, {}, with_options))),
+        ethernet(kEthIpv4, ipv4(kProtoTcp, tcp(1, 2, payload_of(3)), ip_options)),
+        ethernet(kEthIpv4, ipv4(kProtoTcp, tcp(40000, 23, payload_of(7))), {{kTpid8021q, 0xE123}}),
+        ethernet(kEthIpv6, ipv6(kProtoTcp, tcp(40000, 23, payload_of(5)))),
+        ethernet(kEthIpv6, ipv6(kProtoTcp, tcp(40000, 23, {}, with_options)), {{kTpid8021q, 7}}),
+        ethernet(kEthIpv4, ipv4(kProtoTcp, tcp(1, 2, {}))) + Bytes(6, 0),  // Ethernet padding
+    };
+    for (const Bytes &f : plain) {
+        bool taken = false;
+        EXPECT_TRUE(common_path_agrees(f, taken));
+        EXPECT_TRUE(taken) << "size " << f.size();
+    }
+}
+
+TEST(DecodeCommonPath, EverySingleByteChangeOfItsHeadersDecodesAsTheGeneralDecoderSays) {
+    // Each header byte of each plain frame set to values at and around the
+    // bounds the inline path checks: it takes the frame or leaves it, and
+    // never says anything the general decoder does not.
+    const Bytes bases[] = {
+        ipv4_tcp_frame(),
+        ethernet(kEthIpv4, ipv4(kProtoTcp, tcp(40000, 23, payload_of(7))), {{kTpid8021q, 0x0123}}),
+        ethernet(kEthIpv6, ipv6(kProtoTcp, tcp(40000, 23, payload_of(5)))),
+    };
+    const uint8_t values[] = {0x00, 0x01, 0x04, 0x05, 0x06, 0x0f, 0x11, 0x14, 0x20, 0x28, 0x2c, 0x3a,
+                              0x40, 0x45, 0x46, 0x4f, 0x50, 0x60, 0x81, 0x86, 0x88, 0xa0, 0xdd, 0xf0, 0xff};
+    size_t taken_count = 0, left_count = 0;
+    for (const Bytes &base : bases) {
+        for (size_t at = 12; at < base.size() - 10 && at < 80; ++at) {
+            for (uint8_t v : values) {
+                Bytes f = base;
+                f[at] = v;
+                for (size_t cut : {f.size(), f.size() - 1, size_t{54}, size_t{53}}) {
+                    Bytes g(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(std::min(cut, f.size())));
+                    bool taken = false;
+                    ASSERT_TRUE(common_path_agrees(g, taken)) << "byte " << at << " = " << int(v) << ", " << g.size();
+                    (taken ? taken_count : left_count) += 1;
+                }
+            }
+        }
+    }
+    // Both ways out of the inline path are exercised.
+    EXPECT_GT(taken_count, 1000u);
+    EXPECT_GT(left_count, 1000u);
 }
 
 }  // namespace
