@@ -251,6 +251,10 @@ uint16_t Worker::receive_bulk(rte_mbuf *const *pkts, uint16_t n, const RxQueue &
     // went to. By hash: 1 + index of the latest TCP packet, 0: none.
     constexpr uint32_t kSeenSlots = 128;
     uint8_t seen[kSeenSlots] = {};
+    // Per-packet counters of the common case are summed here and added
+    // once per bulk: a counter update is a store the compiler cannot merge.
+    uint64_t rx_bytes = 0;
+    uint32_t decoded_ok = 0;
     while (taken < n) {
         const rte_mbuf *m = pkts[taken];
         // frame_copy_ holds one scattered frame: the bulk ends with it.
@@ -261,10 +265,15 @@ uint16_t Worker::receive_bulk(rte_mbuf *const *pkts, uint16_t n, const RxQueue &
         // A spread packet's port is the one the PMD wrote into the mbuf.
         s.port_id = q.ring != nullptr ? m->port : q.port_id;
         s.tcp = false;
+        rx_bytes += m->pkt_len;
         if (frame_of(m, s.frame, s.len)) {
             s.time_ns = clock_.packet_time(m);
             clock_.advance(s.time_ns);
-            s.result = decode_counted(s.frame, s.len, s.pkt);
+            s.result = decode_packet(s.frame, s.len, s.pkt, settings_.decode);
+            if (s.result == DecodeResult::ok && s.pkt.tunnel_layers == 0)
+                ++decoded_ok;
+            else
+                count_decoded(s.result, s.pkt);
             s.tcp = tcp_fields_usable(s.result, s.pkt);
             if (s.tcp) {
                 make_flow_ref(s.pkt, s.ref);
@@ -283,16 +292,20 @@ uint16_t Worker::receive_bulk(rte_mbuf *const *pkts, uint16_t n, const RxQueue &
         if (scattered)
             break;
     }
+    counters_.rx_packets.add(taken);
+    counters_.rx_bytes.add(rx_bytes);
+    counters_.decode[static_cast<int>(DecodeResult::ok)].add(decoded_ok);
 
     Flow *found[FlowTable::kBulkMax];
     flows_->lookup_bulk(hashes, tcp, found);
 
     // Then handle them in arrival order. An earlier frame of this bulk may
     // have added or evicted a flow: current() checks the answer.
+    uint32_t tcp_packets = 0;
     for (uint16_t i = 0; i < taken; ++i) {
         Staged &s = staged_[i];
         if (s.tcp) {
-            counters_.tcp_packets.add();
+            ++tcp_packets;
             Flow *answer = s.same_flow_as != 0 ? staged_[s.same_flow_as - 1].flow : found[s.lookup];
             s.flow = handle_tcp(s.pkt, s.frame, s.time_ns, s.port_id, s.ref,
                                 flows_->current(s.ref.key, s.ref.hash, answer));
@@ -300,13 +313,12 @@ uint16_t Worker::receive_bulk(rte_mbuf *const *pkts, uint16_t n, const RxQueue &
             handle_decoded(s.result, s.pkt, s.frame, s.len, s.time_ns, s.port_id);
         }
     }
+    counters_.tcp_packets.add(tcp_packets);
     return taken;
 }
 
 bool Worker::frame_of(const rte_mbuf *m, const uint8_t *&frame, uint32_t &len)
 {
-    counters_.rx_packets.add();
-    counters_.rx_bytes.add(m->pkt_len);
     frame = rte_pktmbuf_mtod(m, const uint8_t *);
     len = m->data_len;
     // Half a frame is never parsed: a frame spread over mbufs is copied
@@ -326,8 +338,7 @@ bool Worker::frame_of(const rte_mbuf *m, const uint8_t *&frame, uint32_t &len)
 
 void Worker::make_flow_ref(const DecodedPacket &pkt, FlowRef &ref)
 {
-    make_flow_key(pkt, ref.key, ref.sender_is_lo);
-    ref.hash = flow_key_hash(ref.key);
+    ref.hash = make_flow_key(pkt, ref.key, ref.sender_is_lo);
 }
 
 void Worker::handle_frame(const uint8_t *frame, uint32_t len, uint64_t time_ns, uint16_t port_id)
@@ -340,11 +351,17 @@ void Worker::handle_frame(const uint8_t *frame, uint32_t len, uint64_t time_ns, 
 DecodeResult Worker::decode_counted(const uint8_t *frame, uint32_t len, DecodedPacket &pkt)
 {
     const DecodeResult r = decode_packet(frame, len, pkt, settings_.decode);
+    count_decoded(r, pkt);
+    return r;
+}
+
+void Worker::count_decoded(DecodeResult r, const DecodedPacket &pkt)
+{
     counters_.decode[static_cast<int>(r)].add();
-    counters_.tcp_header_only.add(pkt.tcp_header_only);
+    if (pkt.tcp_header_only != 0)
+        counters_.tcp_header_only.add();
     for (unsigned i = 0; i < pkt.tunnel_layers; ++i)
         counters_.layer[static_cast<int>(pkt.layers[i])].add();
-    return r;
 }
 
 void Worker::handle_decoded(DecodeResult r, const DecodedPacket &pkt, const uint8_t *frame, uint32_t len,

@@ -135,11 +135,12 @@ private:
     // exactly as handle_frame would. Returns how many frames it took (it
     // stops after a scattered frame, whose copy is not kept).
     uint16_t receive_bulk(rte_mbuf *const *pkts, uint16_t n, const RxQueue &q);
-    // Counts the frame; its contiguous bytes, or false when it can't be parsed.
+    // The frame's contiguous bytes, or false when it can't be parsed (counted).
     bool frame_of(const rte_mbuf *m, const uint8_t *&frame, uint32_t &len);
-    // decode_packet with the configured options; counts the result and
-    // every tunnel layer seen.
+    // decode_packet with the configured options, counted (count_decoded).
     DecodeResult decode_counted(const uint8_t *frame, uint32_t len, DecodedPacket &pkt);
+    // Counts a decode result and every tunnel layer seen.
+    void count_decoded(DecodeResult r, const DecodedPacket &pkt);
     // What follows decode (and its counter) for one frame.
     void handle_decoded(DecodeResult r, const DecodedPacket &pkt, const uint8_t *frame, uint32_t len,
                         uint64_t time_ns, uint16_t port_id);
