@@ -24,6 +24,9 @@
 #                     polls queue i (spreading off, like symmetric RSS);
 #                     testpmd gets --rxq=N --nb-cores=N on the same queues.
 #                     Lcores beyond the CPUs this script may use share CPUs.
+#   BENCH_BASELINE    another build directory (an older commit's) run the same
+#                     way in the same loop, alternating: its median Mpps and
+#                     cycles per packet are reported beside this build's
 #   BENCH_JSON        append the result line to this file
 #   BENCH_KEEP        keep the work directory (captures, configuration, output)
 set -euo pipefail
@@ -148,12 +151,12 @@ run_testpmd() {
 }
 
 # flowsentry stops itself after SECONDS of polling (--bench); the timeout
-# only ends a run that would not.
+# only ends a run that would not. $1: the build directory.
 run_flowsentry() {
     local stats=$work/flowsentry.json
     rm -f "$stats"
     /usr/bin/time -f '%M' -o "$work/rss.txt" timeout -s KILL $((seconds + 900)) \
-        "$build/flowsentry" --no-huge --no-pci -m "$mem_mb" --file-prefix "fs-bench-$$" --lcores "$lcores" \
+        "$1/flowsentry" --no-huge --no-pci -m "$mem_mb" --file-prefix "fs-bench-$$" --lcores "$lcores" \
         --log-level=warning --vdev "$vdev" -- -c "$work/bench.yaml" -o /dev/null \
         --stats-json "$stats" --bench "$seconds" >/dev/null 2>"$work/flowsentry.err" || true
     [ -s "$stats" ] || fail "flowsentry wrote no statistics" "$work/flowsentry.err" "$work/rss.txt"
@@ -169,19 +172,30 @@ print(rx / s["run_seconds"] / 1e6, total("worker.busy_cycles") / max(rx, 1),
 PY
 }
 
-tp=() fs=() cpp=() scan=() rss=() tprss=()
+baseline=${BENCH_BASELINE:-}
+if [ -n "$baseline" ]; then
+    [ -x "$baseline/flowsentry" ] || { echo "bench.sh: no flowsentry binary in $baseline" >&2; exit 2; }
+fi
+tp=() fs=() cpp=() scan=() rss=() tprss=() base=() basecpp=()
 for i in $(seq "$runs"); do
     read -r mpps mem < <(run_testpmd) || exit 1
     tp+=("$mpps"); tprss+=("$mem")
-    read -r mpps cycles gbps mem < <(run_flowsentry) || exit 1
+    read -r mpps cycles gbps mem < <(run_flowsentry "$build") || exit 1
     fs+=("$mpps"); cpp+=("$cycles"); scan+=("$gbps"); rss+=("$mem")
-    echo "run $i: testpmd ${tp[-1]} Mpps, flowsentry $mpps Mpps, $cycles cycles/packet, ${mem} MiB" >&2
+    line="run $i: testpmd ${tp[-1]} Mpps, flowsentry $mpps Mpps, $cycles cycles/packet, ${mem} MiB"
+    if [ -n "$baseline" ]; then
+        read -r mpps cycles _ _ < <(run_flowsentry "$baseline") || exit 1
+        base+=("$mpps"); basecpp+=("$cycles")
+        line+=", baseline $mpps Mpps, $cycles cycles/packet"
+    fi
+    echo "$line" >&2
 done
 
 /usr/bin/python3 - "$profile" "$frames" "$payload_bytes" "$seconds" "$workers" "$flows" "$config" "$capture" \
-    "${tp[*]}" "${fs[*]}" "${cpp[*]}" "${scan[*]}" "${rss[*]}" "${tprss[*]}" <<'PY'
+    "${tp[*]}" "${fs[*]}" "${cpp[*]}" "${scan[*]}" "${rss[*]}" "${tprss[*]}" "$baseline" "${base[*]}" "${basecpp[*]}" <<'PY'
 import json, os, statistics, subprocess, sys, time
 profile, frames, payload, seconds, workers, flows, config, capture = sys.argv[1:9]
+baseline, base, basecpp = sys.argv[15], [float(x) for x in sys.argv[16].split()], [float(x) for x in sys.argv[17].split()]
 frames, payload, seconds, workers = int(frames), int(payload), int(seconds), int(workers)
 tp, fs, cpp, scan, rss, tprss = ([float(x) for x in a.split()] for a in sys.argv[9:15])
 med = statistics.median
@@ -199,10 +213,17 @@ r = {"profile": os.path.basename(profile), "flows": json.load(open(truth))["flow
      "payload_gbps_per_worker": round(med(fs) * 1e6 * payload / frames * 8 / 1e9 / workers, 3),
      "peak_rss_mib": max(rss), "testpmd_peak_rss_mib": max(tprss),
      "testpmd_runs": tp, "flowsentry_runs": [round(x, 3) for x in fs]}
+if baseline:
+    r.update({"baseline": baseline, "baseline_mpps": round(med(base), 3),
+              "baseline_ratio": round(med(base) / med(tp), 3) if med(tp) else None,
+              "baseline_cycles_per_packet": round(med(basecpp), 1), "baseline_runs": [round(x, 3) for x in base]})
 print(f"{r['profile']}, {workers} worker(s): flowsentry {r['flowsentry_mpps']} Mpps, testpmd rxonly "
       f"{r['testpmd_rxonly_mpps']} Mpps, ratio {r['ratio']}, {r['cycles_per_packet']} cycles/packet, "
       f"{r['scanned_gbps_per_worker']} Gbit/s scanned per worker, peak RSS {r['peak_rss_mib']} MiB "
       f"(testpmd {r['testpmd_peak_rss_mib']} MiB), median of {r['runs']} runs of {seconds} s")
+if baseline:
+    print(f"baseline {baseline}: {r['baseline_mpps']} Mpps, ratio {r['baseline_ratio']}, "
+          f"{r['baseline_cycles_per_packet']} cycles/packet")
 line = json.dumps(r)
 print(line)
 if os.environ.get("BENCH_JSON"):
