@@ -143,21 +143,46 @@ const char *login_outcome_name(LoginOutcome o)
 
 namespace {
 
+// Lower-case copy of p[0, n) (no NUL in it): a loop the compiler turns
+// into vector code.
+void copy_lower(char *dst, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        dst[i] = lower(p[i]);
+}
+
+bool has_nul(const uint8_t *p, size_t n) { return std::memchr(p, 0, n) != nullptr; }
+
 // A run of a server line (no CR or LF in it), NULs skipped: its first
 // characters go to the head while it has room, its last ones to the tail.
 // Only the end of a long run can reach the tail, so it is read backwards
-// from the end, not slid along a character at a time.
+// from the end, not slid along a character at a time. Text without NUL
+// (nearly all of it) is copied whole.
 void server_run(LoginTracker &t, const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n && t.head_len < sizeof t.head; ++i)
-        if (p[i] != 0)
-            t.head[t.head_len++] = lower(p[i]);
+    const size_t head_room = sizeof t.head - t.head_len;
+    if (head_room != 0) {
+        const size_t k = std::min(n, head_room);
+        if (!has_nul(p, k)) {
+            copy_lower(t.head + t.head_len, p, k);
+            t.head_len = static_cast<uint8_t>(t.head_len + k);
+        } else {
+            for (size_t i = 0; i < n && t.head_len < sizeof t.head; ++i)
+                if (p[i] != 0)
+                    t.head[t.head_len++] = lower(p[i]);
+        }
+    }
 
     char last[sizeof t.tail];
-    size_t k = 0;
-    for (size_t i = n; i > 0 && k < sizeof last; --i)
-        if (p[i - 1] != 0)
-            last[sizeof last - ++k] = lower(p[i - 1]);
+    size_t k = std::min(n, sizeof last);
+    if (!has_nul(p + n - k, k)) {
+        copy_lower(last + sizeof last - k, p + n - k, k);
+    } else {
+        k = 0;
+        for (size_t i = n; i > 0 && k < sizeof last; --i)
+            if (p[i - 1] != 0)
+                last[sizeof last - ++k] = lower(p[i - 1]);
+    }
     const size_t keep = std::min<size_t>(t.tail_len, sizeof t.tail - k);
     std::memmove(t.tail, t.tail + t.tail_len - keep, keep);
     std::memcpy(t.tail + keep, last + sizeof last - k, k);
