@@ -246,17 +246,19 @@ void PayloadInspector::deliver(uint32_t slot, unsigned dir, const uint8_t *data,
         scan(slot, dir, SignatureStream::raw, data, n, sink);
         d.raw_offset += n;
         if (s.telnet) {
+            // Bytes without IAC are scanned and tracked where they are.
             TelnetNormalizerCounts counts{};
-            const size_t m = telnet_normalize(d.telnet, data, n, normalised_.data(), counts);
+            size_t m = 0;
+            const uint8_t *out = telnet_normalized(d.telnet, data, n, normalised_.data(), m, counts);
             counters_.telnet_commands.add(counts.commands);
             counters_.telnet_sb_unterminated.add(counts.sb_unterminated);
-            scan(slot, dir, SignatureStream::data, normalised_.data(), static_cast<uint32_t>(m), sink);
+            scan(slot, dir, SignatureStream::data, out, static_cast<uint32_t>(m), sink);
             d.data_offset += static_cast<uint32_t>(m);
             LoginFindings logins(sink, counters_, s.dir[kToServer].data_offset);
             if (dir == kToClient)
-                login_server_data(s.login, normalised_.data(), m, logins);
+                login_server_data(s.login, out, m, logins);
             else
-                login_client_data(s.login, normalised_.data(), m, logins);
+                login_client_data(s.login, out, m, logins);
         } else {
             scan(slot, dir, SignatureStream::data, data, n, sink);
             d.data_offset += n;
