@@ -16,6 +16,7 @@
 #include <tuple>
 #include <vector>
 
+#include <hs/hs.h>
 #include <pcap/pcap.h>
 #include <rapidjson/document.h>
 #include <rte_ring.h>
@@ -520,6 +521,59 @@ TEST(PayloadInspector, EveryCutOfASessionGivesTheSameFindings)
         m.cuts.clear();
     }
     EXPECT_EQ(inspector.free_states(), config.inspection.flows_per_worker);
+}
+
+// A worker's streams are one block, each flow's four side by side in its
+// own piece of it; a stream opened outside the engine still comes from
+// the heap and closes as usual.
+TEST(InspectionEngine, AFlowsStreamsLieSideBySideInOneBlock)
+{
+    Config config = inspection_config();
+    config.inspection.flows_per_worker = 8;
+    InspectionEngine engine(config, 2);
+    const InspectionGeneration &gen = *engine.published();
+    size_t sizes[2] = {0, 0};
+    for (SignatureStream kind : {SignatureStream::data, SignatureStream::raw})
+        ASSERT_EQ(hs_stream_size(gen.signatures->database(kind), &sizes[static_cast<int>(kind)]), HS_SUCCESS);
+    EXPECT_GE(gen.stream_bytes, 2 * (sizes[0] + sizes[1]));
+    EXPECT_LT(gen.stream_bytes, 2 * (sizes[0] + sizes[1]) + 4 * 16);
+    for (uint16_t w = 0; w < 2; ++w) {
+        const uint8_t *block = reinterpret_cast<const uint8_t *>(gen.stream(w, 0, 0, SignatureStream::data));
+        std::vector<std::pair<const uint8_t *, size_t>> pieces;
+        for (uint32_t slot = 0; slot < 8; ++slot)
+            for (unsigned dir = 0; dir < 2; ++dir)
+                for (SignatureStream kind : {SignatureStream::data, SignatureStream::raw}) {
+                    const auto *at = reinterpret_cast<const uint8_t *>(gen.stream(w, slot, dir, kind));
+                    ASSERT_NE(at, nullptr);
+                    EXPECT_EQ(reinterpret_cast<uintptr_t>(at) % 16, 0u);
+                    EXPECT_GE(at, block + slot * gen.stream_bytes);
+                    EXPECT_LE(at + sizes[static_cast<int>(kind)], block + (slot + 1) * gen.stream_bytes);
+                    pieces.push_back({at, sizes[static_cast<int>(kind)]});
+                }
+        std::sort(pieces.begin(), pieces.end());
+        for (size_t i = 1; i < pieces.size(); ++i)
+            EXPECT_LE(pieces[i - 1].first + pieces[i - 1].second, pieces[i].first) << i;
+    }
+    EXPECT_NE(gen.stream(0, 0, 0, SignatureStream::data), gen.stream(1, 0, 0, SignatureStream::data));
+    // Scanned and reset in place, as the inspector does.
+    hs_scratch_t *scratch = gen.workers[1].scratch;
+    size_t matches = 0;
+    auto count = [](unsigned, unsigned long long, unsigned long long, unsigned, void *ctx) {
+        ++*static_cast<size_t *>(ctx);
+        return 0;
+    };
+    const std::string query = "/bin/busybox MIRAI";
+    hs_stream_t *placed = gen.stream(1, 7, 0, SignatureStream::data);
+    ASSERT_EQ(hs_scan_stream(placed, query.data(), static_cast<unsigned>(query.size()), 0, scratch, count, &matches),
+              HS_SUCCESS);
+    EXPECT_EQ(matches, 2u);  // the query and the path to BusyBox
+    ASSERT_EQ(hs_reset_stream(placed, 0, scratch, count, &matches), HS_SUCCESS);
+    hs_stream_t *heap = nullptr;
+    ASSERT_EQ(hs_open_stream(gen.signatures->database(SignatureStream::data), 0, &heap), HS_SUCCESS);
+    ASSERT_EQ(hs_scan_stream(heap, query.data(), static_cast<unsigned>(query.size()), 0, scratch, count, &matches),
+              HS_SUCCESS);
+    EXPECT_EQ(matches, 4u);
+    EXPECT_EQ(hs_close_stream(heap, scratch, count, &matches), HS_SUCCESS);
 }
 
 TEST(TelnetControl, BruteForceAndThresholds)
