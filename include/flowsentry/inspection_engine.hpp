@@ -8,8 +8,9 @@
 // Hyperscan opens each stream where the engine places it (its stream
 // allocator, hs_set_stream_allocator, hands out the place set for the
 // calling thread), and the generation frees the block whole, never closing
-// a stream one by one. On
-// reload a thread of its own builds the new generation (the compile takes
+// a stream one by one.
+//
+// On reload a thread of its own builds the new generation (the compile takes
 // a tenth of a second or more, and the control thread must keep draining
 // the rings meanwhile); the control thread takes it when it is done,
 // publishes it, and frees the old one after an RCU grace period
