@@ -17,7 +17,8 @@
 #     of two sizes against the same flow table, and of the same tiny
 #     capture against two table capacities; and the DPDK heap a
 #     1,048,576-flow table takes (bench_fast_path)
-#   - bench_telnet_inspection: Hyperscan payload inspection per byte
+#   - bench_telnet_inspection: Telnet payload inspection per byte, and Hyperscan
+#     alone over the same bytes (its limit)
 #   - one scripts/replay-testpmd.sh run (testpmd -> memif -> flowsentry)
 # About 15 minutes on a 2-CPU machine.
 set -euo pipefail
@@ -127,7 +128,8 @@ PY
 
 echo "bench-all: payload inspection per byte" >&2
 "$build/benchmarks/bench_telnet_inspection" --benchmark_min_time=0.2 --benchmark_format=json \
-    --benchmark_filter='BM_InspectFlow/1448/0|BM_Normalize/1448' >"$work/inspection.json" 2>/dev/null
+    --benchmark_filter='BM_InspectFlow/1448/0/1|BM_HyperscanOnly/1448/0/1|BM_Normalize/1448/1' \
+    >"$work/inspection.json" 2>/dev/null
 /usr/bin/python3 - "$work/inspection.json" >>"$results" <<'PY'
 import json, sys
 for b in json.load(open(sys.argv[1]))["benchmarks"]:

@@ -82,8 +82,14 @@ def targets(bench, other):
         rows.append(("Datacenter mix: ≥ 0.8 × testpmd rxonly", f"{mix['ratio']:.2f} × ({mix['testpmd_rxonly_mpps']:.1f} Mpps)",
                      verdict(mix["ratio"] >= 0.8, f"ratio {mix['ratio']:.2f}")))
     for scan in other.get("telnet_scan", [])[-1:]:
-        per_byte = [i for i in other.get("inspection", []) if i["name"].startswith("BM_InspectFlow/1448/0")]
+        # Named BM_InspectFlow/1448/0 before the text-only variant was added.
+        per_byte = [i for i in other.get("inspection", [])
+                    if i["name"] in ("BM_InspectFlow/1448/0/1", "BM_InspectFlow/1448/0")]
+        limit = [i for i in other.get("inspection", []) if i["name"] == "BM_HyperscanOnly/1448/0/1"]
         bound = f"; the inspector alone on 1448-byte segments: {per_byte[-1]['gbps']:.2f} Gbit/s" if per_byte else ""
+        if per_byte and limit:
+            bound += (f", {per_byte[-1]['gbps'] / limit[-1]['gbps']:.2f} × Hyperscan streaming alone over the same "
+                      f"bytes ({limit[-1]['gbps']:.2f} Gbit/s)")
         rows.append((f"Telnet-heavy ({scan['flows']:,} flows, offline replay): payload scanning ≥ 10 Gbit/s per worker",
                      f"{scan['scanned_gbps_per_busy_worker']:.3f} Gbit/s per busy worker "
                      f"({scan['scanned_bytes']:,} bytes scanned, {scan['scanned_bytes_per_frame']:.0f} B per frame)",

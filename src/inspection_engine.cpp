@@ -20,7 +20,36 @@ constexpr int kCompileNice = 10;
 std::atomic<bool> g_reload_requested{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
 
+// What malloc gives, what Hyperscan asks of a stream allocator.
+constexpr size_t kStreamAlign = 16;
+
+// Where the next stream this thread opens goes (build() sets it before
+// each hs_open_stream), and how many bytes it has there.
+struct StreamPlace {
+    uint8_t *at;
+    size_t room;
+};
+thread_local StreamPlace t_stream_place{nullptr, 0};
+
+// Hyperscan's stream allocator: the place set for this thread, once; the
+// heap when none is set (a stream opened outside build()). A stream larger
+// than its place fails to open (HS_NOMEM) rather than overrun it.
+void *place_stream(size_t size)
+{
+    const StreamPlace place = t_stream_place;
+    if (place.at == nullptr)
+        return std::malloc(size);
+    t_stream_place = {nullptr, 0};
+    return size <= place.room ? place.at : nullptr;
+}
+
+// Only heap streams reach it: placed ones are never closed (their
+// generation frees the block).
+void free_stream(void *p) { std::free(p); }
+
 }  // namespace
+
+void InspectionGeneration::FreeBlock::operator()(void *p) const { std::free(p); }
 
 void request_signature_reload() { g_reload_requested.store(true, std::memory_order_relaxed); }
 
@@ -28,12 +57,8 @@ bool take_signature_reload_request() { return g_reload_requested.exchange(false,
 
 InspectionGeneration::~InspectionGeneration()
 {
-    for (PerWorker &w : workers) {
-        for (hs_stream *s : w.streams)
-            if (s != nullptr)
-                hs_close_stream(s, nullptr, nullptr, nullptr);
-        hs_free_scratch(w.scratch);
-    }
+    for (PerWorker &w : workers)
+        hs_free_scratch(w.scratch);  // the streams go with their block
 }
 
 InspectionEngine::InspectionEngine(const Config &config, uint32_t workers)
@@ -41,6 +66,9 @@ InspectionEngine::InspectionEngine(const Config &config, uint32_t workers)
 {
     if (workers == 0)
         throw SignatureError("inspection: no workers");
+    static const hs_error_t allocator = hs_set_stream_allocator(place_stream, free_stream);
+    if (allocator != HS_SUCCESS)
+        throw SignatureError("inspection: Hyperscan refused the stream allocator");
     current_ = build();
     current_->number = next_number_++;
     published_.store(current_.get(), std::memory_order_release);
@@ -72,38 +100,63 @@ std::unique_ptr<InspectionGeneration> InspectionEngine::build() const
     const hs_database_t *dbs[2] = {gen->signatures->database(SignatureStream::data),
                                    gen->signatures->database(SignatureStream::raw)};
 
+    // A flow's four streams side by side, [direction][kind], each where
+    // Hyperscan's alignment wants it, and the flows one after the other.
+    size_t sizes[2] = {0, 0};
     hs_scratch_t *prototype = nullptr;
-    for (const hs_database_t *db : dbs) {
-        if (db == nullptr)
+    for (int kind = 0; kind < 2; ++kind) {
+        if (dbs[kind] == nullptr)
             continue;
-        size_t bytes = 0;
-        if (hs_stream_size(db, &bytes) != HS_SUCCESS)
+        if (hs_stream_size(dbs[kind], &sizes[kind]) != HS_SUCCESS) {
+            hs_free_scratch(prototype);
             throw SignatureError("inspection: Hyperscan cannot size a stream");
-        gen->stream_bytes += 2 * bytes;  // one per direction
-        if (hs_alloc_scratch(db, &prototype) != HS_SUCCESS) {
+        }
+        if (hs_alloc_scratch(dbs[kind], &prototype) != HS_SUCCESS) {
             hs_free_scratch(prototype);
             throw SignatureError("inspection: Hyperscan cannot allocate scratch");
         }
     }
+    size_t per_flow = 0;
+    for (unsigned dir = 0; dir < 2; ++dir) {
+        for (int kind = 0; kind < 2; ++kind) {
+            if (dbs[kind] == nullptr)
+                continue;
+            gen->stream_offset[dir][kind] = static_cast<uint32_t>(per_flow);
+            per_flow += RTE_ALIGN_CEIL(sizes[kind], kStreamAlign);
+        }
+    }
+    gen->stream_bytes = per_flow;
 
     gen->workers.resize(workers_);
     const uint32_t flows = config_.flows_per_worker;
     for (InspectionGeneration::PerWorker &w : gen->workers) {
-        w.streams.assign(static_cast<size_t>(flows) * kStreamsPerFlow, nullptr);
         if (prototype != nullptr && hs_clone_scratch(prototype, &w.scratch) != HS_SUCCESS) {
             hs_free_scratch(prototype);
             throw std::bad_alloc();
+        }
+        if (gen->stream_bytes == 0 || flows == 0)
+            continue;
+        w.streams.reset(static_cast<uint8_t *>(
+            std::aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL(flows * gen->stream_bytes, RTE_CACHE_LINE_SIZE))));
+        if (!w.streams) {
+            hs_free_scratch(prototype);
+            throw SignatureError("inspection: cannot preallocate " + std::to_string(flows) +
+                                 " stream sets: out of memory");
         }
         for (uint32_t slot = 0; slot < flows; ++slot) {
             for (unsigned dir = 0; dir < 2; ++dir) {
                 for (int kind = 0; kind < 2; ++kind) {
                     if (dbs[kind] == nullptr)
                         continue;
-                    hs_stream_t *&s = w.streams[stream_index(slot, dir, static_cast<SignatureStream>(kind))];
-                    if (hs_open_stream(dbs[kind], 0, &s) != HS_SUCCESS) {
+                    uint8_t *place = w.streams.get() + slot * gen->stream_bytes + gen->stream_offset[dir][kind];
+                    t_stream_place = {place, sizes[kind]};
+                    hs_stream_t *s = nullptr;
+                    const hs_error_t opened = hs_open_stream(dbs[kind], 0, &s);
+                    t_stream_place = {nullptr, 0};
+                    if (opened != HS_SUCCESS || s != reinterpret_cast<hs_stream_t *>(place)) {
                         hs_free_scratch(prototype);
-                        throw SignatureError("inspection: cannot preallocate " + std::to_string(flows) +
-                                             " stream sets: out of memory");
+                        throw SignatureError("inspection: Hyperscan did not open a stream in the " +
+                                             std::to_string(sizes[kind]) + " bytes hs_stream_size gave it");
                     }
                 }
             }

@@ -143,21 +143,49 @@ const char *login_outcome_name(LoginOutcome o)
 
 namespace {
 
+// Lower-case copy of p[0, n) to dst; false when p holds a NUL (dst is
+// then to be filled again). One pass the compiler turns into vector code.
+bool copy_lower_without_nul(char *dst, const uint8_t *p, size_t n)
+{
+    uint8_t nul = 0;
+    for (size_t i = 0; i < n; ++i) {
+        dst[i] = lower(p[i]);
+        nul |= p[i] == 0;
+    }
+    return nul == 0;
+}
+
 // A run of a server line (no CR or LF in it), NULs skipped: its first
 // characters go to the head while it has room, its last ones to the tail.
-// Only the end of a long run can reach the tail, so it is read backwards
-// from the end, not slid along a character at a time.
-void server_run(LoginTracker &t, const uint8_t *p, size_t n)
+// The tail is read only at the end of a chunk (server_pause), so a run that
+// a line end follows in the same chunk (`line_ends`) leaves it alone:
+// server_line_done empties it next. Only the end of a long run can reach
+// the tail, so it is read backwards from the end, not slid along a
+// character at a time. Text without NUL (nearly all) is copied whole.
+void server_run(LoginTracker &t, const uint8_t *p, size_t n, bool line_ends)
 {
-    for (size_t i = 0; i < n && t.head_len < sizeof t.head; ++i)
-        if (p[i] != 0)
-            t.head[t.head_len++] = lower(p[i]);
+    const size_t head_room = sizeof t.head - t.head_len;
+    if (head_room != 0) {
+        const size_t k = std::min(n, head_room);
+        if (copy_lower_without_nul(t.head + t.head_len, p, k)) {
+            t.head_len = static_cast<uint8_t>(t.head_len + k);
+        } else {
+            for (size_t i = 0; i < n && t.head_len < sizeof t.head; ++i)
+                if (p[i] != 0)
+                    t.head[t.head_len++] = lower(p[i]);
+        }
+    }
+    if (line_ends)
+        return;
 
     char last[sizeof t.tail];
-    size_t k = 0;
-    for (size_t i = n; i > 0 && k < sizeof last; --i)
-        if (p[i - 1] != 0)
-            last[sizeof last - ++k] = lower(p[i - 1]);
+    size_t k = std::min(n, sizeof last);
+    if (!copy_lower_without_nul(last + sizeof last - k, p + n - k, k)) {
+        k = 0;
+        for (size_t i = n; i > 0 && k < sizeof last; --i)
+            if (p[i - 1] != 0)
+                last[sizeof last - ++k] = lower(p[i - 1]);
+    }
     const size_t keep = std::min<size_t>(t.tail_len, sizeof t.tail - k);
     std::memmove(t.tail, t.tail + t.tail_len - keep, keep);
     std::memcpy(t.tail + keep, last + sizeof last - k, k);
@@ -170,7 +198,7 @@ void login_server_data(LoginTracker &t, const uint8_t *data, size_t len, LoginSi
 {
     for (size_t i = 0; i < len;) {
         const size_t end = i + find_either(data + i, len - i, '\r', '\n');
-        server_run(t, data + i, end - i);
+        server_run(t, data + i, end - i, end != len);
         if (end == len)
             break;
         if (t.head_len != 0 || t.tail_len != 0)

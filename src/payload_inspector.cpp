@@ -246,17 +246,19 @@ void PayloadInspector::deliver(uint32_t slot, unsigned dir, const uint8_t *data,
         scan(slot, dir, SignatureStream::raw, data, n, sink);
         d.raw_offset += n;
         if (s.telnet) {
+            // Bytes without IAC are scanned and tracked where they are.
             TelnetNormalizerCounts counts{};
-            const size_t m = telnet_normalize(d.telnet, data, n, normalised_.data(), counts);
+            size_t m = 0;
+            const uint8_t *out = telnet_normalized(d.telnet, data, n, normalised_.data(), m, counts);
             counters_.telnet_commands.add(counts.commands);
             counters_.telnet_sb_unterminated.add(counts.sb_unterminated);
-            scan(slot, dir, SignatureStream::data, normalised_.data(), static_cast<uint32_t>(m), sink);
+            scan(slot, dir, SignatureStream::data, out, static_cast<uint32_t>(m), sink);
             d.data_offset += static_cast<uint32_t>(m);
             LoginFindings logins(sink, counters_, s.dir[kToServer].data_offset);
             if (dir == kToClient)
-                login_server_data(s.login, normalised_.data(), m, logins);
+                login_server_data(s.login, out, m, logins);
             else
-                login_client_data(s.login, normalised_.data(), m, logins);
+                login_client_data(s.login, out, m, logins);
         } else {
             scan(slot, dir, SignatureStream::data, data, n, sink);
             d.data_offset += n;
@@ -269,15 +271,14 @@ void PayloadInspector::deliver(uint32_t slot, unsigned dir, const uint8_t *data,
 void PayloadInspector::scan(uint32_t slot, unsigned dir, SignatureStream kind, const uint8_t *data, uint32_t len,
                             FindingSink &sink)
 {
-    const InspectionGeneration::PerWorker &pw = gen_->workers[worker_id_];
-    hs_stream_t *stream = pw.streams[stream_index(slot, dir, kind)];
+    hs_stream_t *stream = gen_->stream(worker_id_, slot, dir, kind);
     if (stream == nullptr || len == 0)
         return;
     Direction &d = states_[slot].dir[dir];
     MatchContext ctx{gen_->signatures.get(), &sink, kind == SignatureStream::raw ? d.raw_base : d.data_base,
                      static_cast<uint8_t>(dir), states_[slot].telnet != 0};
-    if (hs_scan_stream(stream, reinterpret_cast<const char *>(data), len, 0, pw.scratch, on_match, &ctx) !=
-        HS_SUCCESS) {
+    hs_scratch_t *scratch = gen_->workers[worker_id_].scratch;
+    if (hs_scan_stream(stream, reinterpret_cast<const char *>(data), len, 0, scratch, on_match, &ctx) != HS_SUCCESS) {
         counters_.inspect_scan_errors.add();
         d.stopped = 1;
     }
@@ -285,10 +286,10 @@ void PayloadInspector::scan(uint32_t slot, unsigned dir, SignatureStream kind, c
 
 void PayloadInspector::close_streams(uint32_t slot, FindingSink *sink)
 {
-    const InspectionGeneration::PerWorker &pw = gen_->workers[worker_id_];
+    hs_scratch_t *scratch = gen_->workers[worker_id_].scratch;
     for (unsigned dir = 0; dir < 2; ++dir) {
         for (SignatureStream kind : {SignatureStream::data, SignatureStream::raw}) {
-            hs_stream_t *stream = pw.streams[stream_index(slot, dir, kind)];
+            hs_stream_t *stream = gen_->stream(worker_id_, slot, dir, kind);
             if (stream == nullptr)
                 continue;
             const Direction &d = states_[slot].dir[dir];
@@ -296,7 +297,7 @@ void PayloadInspector::close_streams(uint32_t slot, FindingSink *sink)
                              static_cast<uint8_t>(dir), states_[slot].telnet != 0};
             // Reset, not close: the stream stays allocated for the next flow;
             // matches anchored at the end of data are reported now.
-            if (hs_reset_stream(stream, 0, pw.scratch, d.stopped || sink == nullptr ? nullptr : on_match, &ctx) !=
+            if (hs_reset_stream(stream, 0, scratch, d.stopped || sink == nullptr ? nullptr : on_match, &ctx) !=
                 HS_SUCCESS)
                 counters_.inspect_scan_errors.add();
         }

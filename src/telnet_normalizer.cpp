@@ -108,6 +108,18 @@ size_t telnet_normalize(TelnetNormalizerState &st, const uint8_t *in, size_t len
     return n;
 }
 
+const uint8_t *telnet_normalized(TelnetNormalizerState &st, const uint8_t *in, size_t len, uint8_t *out,
+                                 size_t &out_len, TelnetNormalizerCounts &counts)
+{
+    if (st.phase == data && len != 0 && find_either(in, len, telnet::iac, 0) == len) {
+        st.after_cr = in[len - 1] == '\r';
+        out_len = len;
+        return in;
+    }
+    out_len = telnet_normalize(st, in, len, out, counts);
+    return out;
+}
+
 bool looks_like_telnet_negotiation(const uint8_t *p, size_t len)
 {
     if (len < 3 || p[0] != telnet::iac)

@@ -3,8 +3,14 @@
 //
 // A generation is one compiled database plus, for each worker, a scratch
 // and a preallocated pool of streams (four per inspected flow: each
-// direction's data and raw stream), so the fast path never allocates. On
-// reload a thread of its own builds the new generation (the compile takes
+// direction's data and raw stream), so the fast path never allocates. A
+// worker's streams are one allocation, a flow's four side by side in it:
+// Hyperscan opens each stream where the engine places it (its stream
+// allocator, hs_set_stream_allocator, hands out the place set for the
+// calling thread), and the generation frees the block whole, never closing
+// a stream one by one.
+//
+// On reload a thread of its own builds the new generation (the compile takes
 // a tenth of a second or more, and the control thread must keep draining
 // the rings meanwhile); the control thread takes it when it is done,
 // publishes it, and frees the old one after an RCU grace period
@@ -28,23 +34,32 @@ struct rte_rcu_qsbr;
 
 namespace flowsentry {
 
-// Streams of one inspected flow: [direction][SignatureStream].
-constexpr unsigned kStreamsPerFlow = 4;
-
-inline unsigned stream_index(uint32_t slot, unsigned direction, SignatureStream kind)
-{
-    return slot * kStreamsPerFlow + direction * 2 + static_cast<unsigned>(kind);
-}
-
 struct InspectionGeneration {
+    struct FreeBlock {
+        void operator()(void *p) const;
+    };
     struct PerWorker {
         hs_scratch *scratch = nullptr;
-        std::vector<hs_stream *> streams;  // stream_index(); nullptr where a kind has no database
+        std::unique_ptr<uint8_t, FreeBlock> streams;  // stream_bytes per inspected flow
     };
+    // Where a flow's stream of one direction and kind lies in its piece of
+    // the block; kNoStream where that kind has no database.
+    static constexpr uint32_t kNoStream = UINT32_MAX;
+    uint32_t stream_offset[2][2] = {{kNoStream, kNoStream}, {kNoStream, kNoStream}};  // [direction][kind]
+
     std::shared_ptr<const CompiledSignatures> signatures;
     std::vector<PerWorker> workers;
     uint64_t number = 0;
-    size_t stream_bytes = 0;  // Hyperscan stream state per flow (all four)
+    size_t stream_bytes = 0;  // Hyperscan stream state per flow (all four, each 16-byte aligned)
+
+    // The stream of `slot`'s direction and kind on `worker`, or nullptr.
+    hs_stream *stream(uint16_t worker, uint32_t slot, unsigned direction, SignatureStream kind) const
+    {
+        const uint32_t at = stream_offset[direction][static_cast<unsigned>(kind)];
+        if (at == kNoStream)
+            return nullptr;
+        return reinterpret_cast<hs_stream *>(workers[worker].streams.get() + slot * stream_bytes + at);
+    }
 
     InspectionGeneration() = default;
     InspectionGeneration(const InspectionGeneration &) = delete;

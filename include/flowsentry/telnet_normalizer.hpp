@@ -45,6 +45,13 @@ struct TelnetNormalizerCounts {
 size_t telnet_normalize(TelnetNormalizerState &state, const uint8_t *in, size_t len, uint8_t *out,
                         TelnetNormalizerCounts &counts);
 
+// The same data as telnet_normalize, without copying what needs no change:
+// `in` itself when it holds no IAC and no NUL and no IAC sequence is open
+// (what telnet_normalize would copy unchanged), else `out` (room for `len`
+// bytes) filled by telnet_normalize. `out_len` gets the data's length.
+const uint8_t *telnet_normalized(TelnetNormalizerState &state, const uint8_t *in, size_t len, uint8_t *out,
+                                 size_t &out_len, TelnetNormalizerCounts &counts);
+
 // True when a flow's first payload in one direction looks like Telnet option
 // negotiation: it starts with IAC, and holds at least two IAC WILL/WONT/DO/
 // DONT with an option code below 40 (the assigned options) before anything

@@ -2,7 +2,9 @@
 // and the same stream cut into segments at fuzzer-chosen points must give
 // the same bytes, state and counts (the IAC state machine carries across
 // segment boundaries, which is what defeats segmentation evasion), and
-// never more bytes than went in.
+// never more bytes than went in. The segments through telnet_normalized
+// (no copy of a segment without IAC) give the same again.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -21,9 +23,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *in = data + 1;
     const size_t len = size - 1;
 
-    std::vector<uint8_t> whole(len), pieces(len);
-    TelnetNormalizerState one{}, many{};
-    TelnetNormalizerCounts one_counts{}, many_counts{};
+    std::vector<uint8_t> whole(len), pieces(len), viewed, view_buf(len);
+    TelnetNormalizerState one{}, many{}, views{};
+    TelnetNormalizerCounts one_counts{}, many_counts{}, view_counts{};
     const size_t n_whole = telnet_normalize(one, in, len, whole.data(), one_counts);
     if (n_whole > len)
         std::abort();
@@ -33,12 +35,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const size_t want = ((cuts >> (k % 6)) & 7) + 1;
         const size_t chunk = want < len - pos ? want : len - pos;
         n_pieces += telnet_normalize(many, in + pos, chunk, pieces.data() + n_pieces, many_counts);
+        size_t m = 0;
+        const uint8_t *view = telnet_normalized(views, in + pos, chunk, view_buf.data(), m, view_counts);
+        if (m > chunk)
+            std::abort();
+        viewed.insert(viewed.end(), view, view + m);
         pos += chunk;
     }
     if (n_pieces != n_whole || std::memcmp(whole.data(), pieces.data(), n_whole) != 0)
         std::abort();
     if (std::memcmp(&one, &many, sizeof one) != 0 || one_counts.commands != many_counts.commands ||
         one_counts.sb_unterminated != many_counts.sb_unterminated)
+        std::abort();
+    if (viewed.size() != n_whole || !std::equal(viewed.begin(), viewed.end(), whole.begin()) ||
+        std::memcmp(&one, &views, sizeof one) != 0 || one_counts.commands != view_counts.commands ||
+        one_counts.sb_unterminated != view_counts.sb_unterminated)
         std::abort();
 
     (void)looks_like_telnet_negotiation(in, len);

@@ -143,3 +143,27 @@ TEST_F(LoginTest, LongUserNamesAreCut)
     ASSERT_EQ(logins.seen.size(), 1u);
     EXPECT_EQ(logins.seen[0].user, std::string(kMaxUserName, 'u'));
 }
+
+// NULs in a server line are skipped wherever they fall: near its start (the
+// head that failure words are looked for in), near its end (the tail
+// prompts are read from), and in runs longer than either.
+TEST_F(LoginTest, NulsInServerLinesAreSkipped)
+{
+    using namespace std::string_literals;
+    server("\r\nlog\0in:\0 "s);
+    client("root\r\n");
+    server("Pass\0word:"s);
+    client("x\r\n");
+    server("\r\n\0Login\0 incorrect, \0\0and a long line after it to the end\0\r\n"s);
+    server(std::string(40, '\0') + "Pass" + std::string(20, '\0') + "word: ");
+    client("y\r\n");
+    server("\r\nBusyBox v1.36 built-in shell\r\n");
+    server("login: " + std::string(30, '\0'));
+    client("admin\r\n");
+    server("PASSWORD" + std::string(17, '\0') + ":");
+    client("z\r\n");
+    server("# ");
+    EXPECT_EQ(logins.seen, (std::vector<Login>{{LoginOutcome::failure, "root"},
+                                               {LoginOutcome::success, ""},  // no user prompt since the failure
+                                               {LoginOutcome::success, "admin"}}));
+}

@@ -13,14 +13,17 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
+#include <hs/hs.h>
 #include <pcap/pcap.h>
 #include <rapidjson/document.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
 #include "flowsentry/control.hpp"
+#include "flowsentry/payload_inspector.hpp"
 #include "flowsentry/telnet_control.hpp"
 #include "flowsentry/worker.hpp"
 
@@ -377,6 +380,200 @@ TEST(PayloadInspector, OpenFlowsMoveToTheNewGenerationMidStream)
                                     "\r\n\r\nBusyBox v1.19.4 (2014-05-20 11:03:17 CST) built-in shell (ash)\r\n"
                                     "Enter 'help' for a list of built-in commands.\r\n\r\n# MIRAI: applet not found";
     EXPECT_EQ(hits[0].second, server_text.size());
+}
+
+namespace {
+
+// What a finding says, with the user name copied out of the tracker.
+struct SeenFinding {
+    RuleId rule;
+    uint32_t signature_id;
+    uint32_t stream_offset;
+    uint8_t direction;
+    LoginOutcome outcome;
+    std::string user;
+    bool operator<(const SeenFinding &o) const
+    {
+        return std::tie(rule, signature_id, stream_offset, direction, outcome, user) <
+               std::tie(o.rule, o.signature_id, o.stream_offset, o.direction, o.outcome, o.user);
+    }
+    bool operator==(const SeenFinding &o) const { return !(*this < o) && !(o < *this); }
+};
+
+std::ostream &operator<<(std::ostream &os, const SeenFinding &f)
+{
+    return os << "{rule " << static_cast<int>(f.rule) << ", signature " << f.signature_id << ", offset "
+              << f.stream_offset << ", direction " << int(f.direction) << ", " << login_outcome_name(f.outcome)
+              << ", user '" << f.user << "'}";
+}
+
+struct CollectingSink final : FindingSink {
+    std::vector<SeenFinding> seen;
+    void report(const Finding &f) override
+    {
+        seen.push_back({f.rule, f.signature_id, f.stream_offset, f.direction, f.outcome,
+                        std::string(f.user_name ? f.user_name : "", f.user_name_len)});
+    }
+};
+
+// One message of a conversation: its bytes and where it is cut into
+// segments (offsets inside it).
+struct Message {
+    bool from_client;
+    std::string bytes;
+    std::vector<size_t> cuts;
+};
+
+// A Telnet session straight through one worker's inspector, each message
+// in the segments its cuts make; the findings of the whole flow, sorted.
+std::vector<SeenFinding> inspect_session(PayloadInspector &inspector, const std::vector<Message> &session)
+{
+    // The handshake as the worker tracks it: the client is the key's lo side.
+    Flow flow{};
+    const struct {
+        bool from_client;
+        uint8_t flags;
+        uint32_t seq, ack;
+    } handshake[] = {{true, tcp_flag::syn, 1000, 0},
+                     {false, tcp_flag::syn | tcp_flag::ack, 5000, 1001},
+                     {true, tcp_flag::ack, 1001, 5001}};
+    for (const auto &h : handshake) {
+        DecodedPacket pkt{};
+        pkt.tcp_flags = h.flags;
+        pkt.seq = h.seq;
+        pkt.ack = h.ack;
+        tcp_track(flow.tcp, pkt, h.from_client);
+    }
+    EXPECT_TRUE(tcp_was_accepted(flow.tcp));
+    uint32_t next_seq[2] = {1001, 5001};
+    CollectingSink sink;
+    for (const Message &m : session) {
+        std::vector<size_t> ends = m.cuts;
+        ends.push_back(m.bytes.size());
+        size_t from = 0;
+        for (size_t end : ends) {
+            DecodedPacket pkt{};
+            pkt.seq = next_seq[m.from_client ? 0 : 1] + static_cast<uint32_t>(from);
+            pkt.payload_len = static_cast<uint16_t>(end - from);
+            inspector.on_segment(flow, pkt, reinterpret_cast<const uint8_t *>(m.bytes.data()) + from,
+                                 m.from_client, true, sink);
+            from = end;
+        }
+        next_seq[m.from_client ? 0 : 1] += static_cast<uint32_t>(m.bytes.size());
+    }
+    inspector.on_flow_end(flow, sink);
+    std::sort(sink.seen.begin(), sink.seen.end());
+    return sink.seen;
+}
+
+}  // namespace
+
+// Segments without IAC are scanned and tracked where they lie, the others
+// through the normaliser's copy: cut anywhere (an IAC apart from its
+// command, CR apart from its NUL, a signature or a prompt in two), a
+// session gives the findings, offsets and logins it gives whole. (The
+// server speaks only after the client answered its prompt: a prompt is
+// read where the server pauses, so one cut out of a longer message is a
+// pause of its own.)
+TEST(PayloadInspector, EveryCutOfASessionGivesTheSameFindings)
+{
+    Config config = inspection_config();
+    InspectionEngine engine(config, 1);
+    WorkerCounters counters;
+    PayloadInspector inspector(engine, 0, counters);
+    using namespace std::string_literals;
+    const std::string nop = "\xff\xf1", naws = "\xff\xfb\x1f\xff\xfa\x1f\x00\x50\x00\x18\xff\xf0"s;
+    std::vector<Message> session = {
+        {false, "\xff\xfd\x18\xff\xfd\x1f\xff\xfd\x01\r\nBusyBox login: ", {}},
+        {true, naws + "root\r\0"s, {}},
+        {false, "Pass" + nop + "word: ", {}},
+        {true, "xc3511\r\n", {}},
+        {false, "\r\nLogin incorrect\r\n\r\nlogin: ", {}},
+        {true, "admin\r\n", {}},
+        {false, "Password: ", {}},
+        {true, "admin\r\n", {}},
+        {false, "\r\n\r\nBusyBox v1.19.4 built-in shell (ash)\r\n# ", {}},
+        {true, "enable\r\nsystem\r\nshell\r\nsh\r\n/bin/busy" + nop + "box MIRAI\r\n", {}},
+        {false, "MIRAI: applet not found\r\n\xff\xff# ", {}},
+    };
+    const std::vector<SeenFinding> whole = inspect_session(inspector, session);
+    std::set<uint32_t> ids;
+    size_t logins = 0;
+    for (const SeenFinding &f : whole) {
+        ids.insert(f.signature_id);
+        logins += f.rule == RuleId::telnet_cleartext_credentials;
+    }
+    // What the pack says of this session: negotiation, Mirai's NAWS reply
+    // and credentials, prompts, the failure, the banner, the escape, the
+    // query and its answer (0: the two logins).
+    EXPECT_EQ(ids, (std::set<uint32_t>{0, 2300001, 2300002, 2300007, 2300008, 2300009, 2300014, 2300015, 2300017,
+                                       2300018, 2300019, 2300020, 2300021}));
+    EXPECT_EQ(logins, 2u);
+    for (Message &m : session) {
+        for (size_t a = 1; a < m.bytes.size(); ++a) {
+            m.cuts = {a};
+            ASSERT_EQ(inspect_session(inspector, session), whole) << "cut at " << a << " of " << m.bytes;
+            if (a + 1 < m.bytes.size()) {
+                m.cuts = {a, a + 1};  // a one-byte segment
+                ASSERT_EQ(inspect_session(inspector, session), whole) << "cuts at " << a << " of " << m.bytes;
+            }
+        }
+        m.cuts.clear();
+    }
+    EXPECT_EQ(inspector.free_states(), config.inspection.flows_per_worker);
+}
+
+// A worker's streams are one block, each flow's four side by side in its
+// own piece of it; a stream opened outside the engine still comes from
+// the heap and closes as usual.
+TEST(InspectionEngine, AFlowsStreamsLieSideBySideInOneBlock)
+{
+    Config config = inspection_config();
+    config.inspection.flows_per_worker = 8;
+    InspectionEngine engine(config, 2);
+    const InspectionGeneration &gen = *engine.published();
+    size_t sizes[2] = {0, 0};
+    for (SignatureStream kind : {SignatureStream::data, SignatureStream::raw})
+        ASSERT_EQ(hs_stream_size(gen.signatures->database(kind), &sizes[static_cast<int>(kind)]), HS_SUCCESS);
+    EXPECT_GE(gen.stream_bytes, 2 * (sizes[0] + sizes[1]));
+    EXPECT_LT(gen.stream_bytes, 2 * (sizes[0] + sizes[1]) + 4 * 16);
+    for (uint16_t w = 0; w < 2; ++w) {
+        const uint8_t *block = reinterpret_cast<const uint8_t *>(gen.stream(w, 0, 0, SignatureStream::data));
+        std::vector<std::pair<const uint8_t *, size_t>> pieces;
+        for (uint32_t slot = 0; slot < 8; ++slot)
+            for (unsigned dir = 0; dir < 2; ++dir)
+                for (SignatureStream kind : {SignatureStream::data, SignatureStream::raw}) {
+                    const auto *at = reinterpret_cast<const uint8_t *>(gen.stream(w, slot, dir, kind));
+                    ASSERT_NE(at, nullptr);
+                    EXPECT_EQ(reinterpret_cast<uintptr_t>(at) % 16, 0u);
+                    EXPECT_GE(at, block + slot * gen.stream_bytes);
+                    EXPECT_LE(at + sizes[static_cast<int>(kind)], block + (slot + 1) * gen.stream_bytes);
+                    pieces.push_back({at, sizes[static_cast<int>(kind)]});
+                }
+        std::sort(pieces.begin(), pieces.end());
+        for (size_t i = 1; i < pieces.size(); ++i)
+            EXPECT_LE(pieces[i - 1].first + pieces[i - 1].second, pieces[i].first) << i;
+    }
+    EXPECT_NE(gen.stream(0, 0, 0, SignatureStream::data), gen.stream(1, 0, 0, SignatureStream::data));
+    // Scanned and reset in place, as the inspector does.
+    hs_scratch_t *scratch = gen.workers[1].scratch;
+    size_t matches = 0;
+    auto count = [](unsigned, unsigned long long, unsigned long long, unsigned, void *ctx) {
+        ++*static_cast<size_t *>(ctx);
+        return 0;
+    };
+    const std::string query = "/bin/busybox MIRAI";
+    hs_stream_t *placed = gen.stream(1, 7, 0, SignatureStream::data);
+    ASSERT_EQ(hs_scan_stream(placed, query.data(), static_cast<unsigned>(query.size()), 0, scratch, count, &matches),
+              HS_SUCCESS);
+    EXPECT_EQ(matches, 2u);  // the query and the path to BusyBox
+    ASSERT_EQ(hs_reset_stream(placed, 0, scratch, count, &matches), HS_SUCCESS);
+    hs_stream_t *heap = nullptr;
+    ASSERT_EQ(hs_open_stream(gen.signatures->database(SignatureStream::data), 0, &heap), HS_SUCCESS);
+    ASSERT_EQ(hs_scan_stream(heap, query.data(), static_cast<unsigned>(query.size()), 0, scratch, count, &matches),
+              HS_SUCCESS);
+    EXPECT_EQ(matches, 4u);
+    EXPECT_EQ(hs_close_stream(heap, scratch, count, &matches), HS_SUCCESS);
 }
 
 TEST(TelnetControl, BruteForceAndThresholds)

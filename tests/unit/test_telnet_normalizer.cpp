@@ -116,6 +116,61 @@ TEST(TelnetNormalizer, AllFormsTogetherOneByteAtATime)
     EXPECT_EQ(normalise(wire, {}), want);
 }
 
+// telnet_normalized against telnet_normalize on the same pieces: the same
+// data, counts and state after every piece; a piece with no IAC and no NUL
+// met in the data phase comes back as itself (no copy), every other piece
+// from the output buffer.
+void expect_same_without_copy(const Bytes &wire, const std::vector<size_t> &cuts)
+{
+    TelnetNormalizerState copying{}, viewing{};
+    TelnetNormalizerCounts copy_counts{}, view_counts{};
+    Bytes copied(wire.size()), viewed_buf(wire.size()), viewed;
+    size_t n = 0, from = 0;
+    std::vector<size_t> ends = cuts;
+    ends.push_back(wire.size());
+    for (size_t end : ends) {
+        const uint8_t *piece = wire.data() + from;
+        const size_t len = end - from;
+        const bool plain = viewing.phase == 0 && len != 0 && find_either(piece, len, 255, 0) == len;
+        n += telnet_normalize(copying, piece, len, copied.data() + n, copy_counts);
+        size_t m = 0;
+        const uint8_t *data = telnet_normalized(viewing, piece, len, viewed_buf.data(), m, view_counts);
+        EXPECT_EQ(data == piece, plain) << "piece " << from << ".." << end;
+        viewed.insert(viewed.end(), data, data + m);
+        ASSERT_EQ(Bytes(viewed), Bytes(copied.begin(), copied.begin() + static_cast<long>(n)))
+            << "piece " << from << ".." << end;
+        EXPECT_EQ(viewing.phase, copying.phase);
+        EXPECT_EQ(viewing.after_cr, copying.after_cr);
+        EXPECT_EQ(viewing.sb_len, copying.sb_len);
+        EXPECT_EQ(view_counts.commands, copy_counts.commands);
+        EXPECT_EQ(view_counts.sb_unterminated, copy_counts.sb_unterminated);
+        from = end;
+    }
+}
+
+TEST(TelnetNormalizer, PiecesWithoutIacAreNotCopiedAndGiveTheSameData)
+{
+    for (const Form &f : forms()) {
+        SCOPED_TRACE(f.name);
+        const Bytes wire = cat({text("/bin/busy\r"), f.wire, text("box MIRAI\r"), f.wire, text("\r\n")});
+        for (size_t a = 0; a <= wire.size(); ++a)
+            for (size_t b = a; b <= wire.size(); ++b)
+                expect_same_without_copy(wire, {a, b});
+    }
+    // An IAC cut from its command: the piece after it holds no IAC, yet its
+    // first byte is a command, not data.
+    const Bytes wire = cat({text("abc"), bytes({255, 241}), text("def"), bytes({255, 251, 1}), text("ghi")});
+    expect_same_without_copy(wire, {4, 9, 10});
+    TelnetNormalizerState st{};
+    TelnetNormalizerCounts counts{};
+    Bytes out(wire.size());
+    size_t m = 0;
+    telnet_normalized(st, wire.data(), 4, out.data(), m, counts);
+    const uint8_t *rest = telnet_normalized(st, wire.data() + 4, 4, out.data(), m, counts);
+    EXPECT_EQ(Bytes(rest, rest + m), text("def"));
+    EXPECT_EQ(counts.commands, 1u);
+}
+
 TEST(TelnetNormalizer, UnterminatedSubnegotiationStopsHidingData)
 {
     Bytes wire = bytes({255, 250, 24});
