@@ -77,8 +77,15 @@ def targets(bench, other):
                              f"{syn['flowsentry_mpps'] / LINE_RATE_MPPS:.2f} × line rate")))
         rows.append(("SYN flood: ≥ 0.6 × testpmd rxonly", f"{syn['ratio']:.2f} × ({syn['testpmd_rxonly_mpps']:.1f} Mpps)",
                      verdict(syn["ratio"] >= 0.6, f"ratio {syn['ratio']:.2f}")))
+    if syn:
+        rows.append((f"SYN flood, {syn['flows']:,} flows (issue 13): ≤ 150 cycles per packet of worker time",
+                     f"{syn['cycles_per_packet']:.0f} cycles/packet",
+                     verdict(syn["cycles_per_packet"] <= 150, f"{syn['cycles_per_packet']:.0f} cycles/packet")))
     mix = largest(bench, "dc-mix")
     if mix:
+        rows.append(("Datacenter mix, one worker (issue 13): ≥ 0.6 × testpmd rxonly",
+                     f"{mix['ratio']:.2f} × ({mix['testpmd_rxonly_mpps']:.1f} Mpps)",
+                     verdict(mix["ratio"] >= 0.6, f"ratio {mix['ratio']:.2f}")))
         rows.append(("Datacenter mix: ≥ 0.8 × testpmd rxonly", f"{mix['ratio']:.2f} × ({mix['testpmd_rxonly_mpps']:.1f} Mpps)",
                      verdict(mix["ratio"] >= 0.8, f"ratio {mix['ratio']:.2f}")))
     for scan in other.get("telnet_scan", [])[-1:]:
@@ -154,11 +161,26 @@ def markdown(bench, other):
                            f"{r['flowsentry_mpps']:.2f} | {r['ratio']:.2f} | {r['cycles_per_packet']:.0f} | "
                            f"{num(r.get('scanned_gbps_per_worker'), '.3f')} | {r['peak_rss_mib']:.0f} / "
                            f"{num(r.get('testpmd_peak_rss_mib'), '.0f')} MiB |")
+    before = [(k, r) for k, r in bench.items() if r.get("baseline_mpps")]
+    if before:
+        # BENCH_BASELINE: an older build run in the same loop, alternating.
+        out += ["", f"Before and after, in the same runs (`BENCH_BASELINE={before[0][1]['baseline']}`, the older "
+                    "build alternating with this one and testpmd):", "",
+                "| profile | flows | workers | testpmd rxonly Mpps | before: Mpps, ratio, cycles/packet | "
+                "after: Mpps, ratio, cycles/packet | after / before |", "|---|---|---|---|---|---|---|"]
+        for profile, flows in captures(bench):
+            for workers in (1, 2):
+                r = bench.get((profile, flows, workers))
+                if r and r.get("baseline_mpps"):
+                    out.append(f"| {profile} | {flows or 0:,} | {workers} | {r['testpmd_rxonly_mpps']:.2f} | "
+                               f"{r['baseline_mpps']:.2f}, {r['baseline_ratio']:.2f}, "
+                               f"{r['baseline_cycles_per_packet']:.0f} | {r['flowsentry_mpps']:.2f}, {r['ratio']:.2f}, "
+                               f"{r['cycles_per_packet']:.0f} | {r['flowsentry_mpps'] / r['baseline_mpps']:.2f} × |")
     if any(r.get("recovered_from_log") for r in bench.values()):
         out += ["", "Rows with a dash were rebuilt from the per-run lines of `bench-all.sh`'s log (its last "
                     "step failed and took the JSON lines with it): a dash is a figure the log does not have. "
                     "The others are later `bench.sh` runs of the same capture, which replace the earlier line."]
-    out += ["", "| target (issue 5) | measured | verdict |", "|---|---|---|"]
+    out += ["", "| target (issues 5 and 13) | measured | verdict |", "|---|---|---|"]
     out += [f"| {t} | {m} | {v} |" for t, m, v in targets(bench, other)]
     for r in other.get("replay", [])[-1:]:
         out += ["", f"testpmd → memif → flowsentry (`scripts/replay-testpmd.sh`, {r['capture']}, {r['seconds']} s, "
