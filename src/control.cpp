@@ -28,6 +28,11 @@ constexpr auto kTickPeriod = std::chrono::milliseconds(100);
 // within this much of it before they are taken (a replay: all of them, up to
 // the capacity).
 constexpr uint64_t kReorderWindowNs = 1000000000;
+
+// Output goes to the sinks in pieces of about this size: releasing a full
+// reorder heap at once (65,536 documents) must not make one piece bigger
+// than a sink's whole queue.
+constexpr size_t kWriteChunkBytes = 1 << 20;
 constexpr size_t kDocumentOrderCapacity = 65536;
 // After the workers have flushed: how long watch answers may still take.
 constexpr auto kWatchAnswerLimit = std::chrono::seconds(1);
@@ -110,6 +115,21 @@ void Control::deliver(const EventRecord &rec)
         detections_.process(rec, formatter_, buffer_);
     else
         options_.telnet->process(rec, [&](const EventRecord &r) { detections_.process(r, formatter_, buffer_); });
+    write_out_if_full();
+}
+
+void Control::write_out()
+{
+    // A replay has no line rate to keep up with: it waits for a slow sink
+    // rather than drop what the sink's queue has no room for.
+    sinks_.write(buffer_, options_.expected_frames > 0);
+    buffer_.clear();
+}
+
+void Control::write_out_if_full()
+{
+    if (buffer_.size() >= kWriteChunkBytes)
+        write_out();
 }
 
 size_t Control::drain()
@@ -119,7 +139,6 @@ size_t Control::drain()
     size_t moved = 0;
     const auto in_order = [&](const EventRecord &r) { deliver(r); };
     for (Worker *w : workers_) {
-        buffer_.clear();
         // Documents wait to be put in packet-time order; attempt records are
         // ordered by the scan detection itself, after its watches.
         const size_t documents =
@@ -127,8 +146,9 @@ size_t Control::drain()
         events_written_ += documents;
         moved += documents + drain_ring(w->scan_records(), [&](const EventRecord &r) {
                      detections_.process(r, formatter_, buffer_);
+                     write_out_if_full();
                  });
-        sinks_.write(buffer_);
+        write_out();
     }
     return moved;
 }
@@ -180,11 +200,10 @@ void Control::run(std::atomic<bool> &stop, std::atomic<bool> &workers_stop)
             // Live, packet time is the wall clock; a replay's clock only
             // moves with its records.
             last_tick = Clock::now();
-            buffer_.clear();
             const uint64_t now = offline ? 0 : detections_.packet_now(wall_clock_ns());
             document_order_.tick(now, [&](const EventRecord &r) { deliver(r); });
             detections_.tick(now, formatter_, buffer_);
-            sinks_.write(buffer_);
+            write_out();
         }
         if (moved == 0)
             std::this_thread::sleep_for(std::chrono::microseconds(200));
@@ -207,10 +226,9 @@ void Control::run(std::atomic<bool> &stop, std::atomic<bool> &workers_stop)
     while (drain() != 0 || (detections_.scan_sources_waiting() != 0 && Clock::now() - flushed < kWatchAnswerLimit))
         std::this_thread::sleep_for(std::chrono::microseconds(100));
     alive_.store(false);
-    buffer_.clear();
     document_order_.finish([&](const EventRecord &r) { deliver(r); });
     detections_.finish(formatter_, buffer_);
-    sinks_.write(buffer_);
+    write_out();
     sinks_.close();
 }
 

@@ -447,10 +447,16 @@ public:
 
     ~SinkWriter() { stop(Clock::now()); }
 
-    void enqueue(const std::string &lines)
+    void enqueue(const std::string &lines, bool wait_for_room)
     {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (stopping_ || gone_ || queue_.size() + lines.size() > queue_limit_) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        // A healthy writer empties the queue at each pass: waiting for it
+        // costs time, never lines. A failing sink is not waited for.
+        if (wait_for_room)
+            room_.wait(lock, [&] {
+                return stopping_ || gone_ || !healthy_ || queue_.empty() || queue_.size() + lines.size() <= queue_limit_;
+            });
+        if (stopping_ || gone_ || (queue_.size() + lines.size() > queue_limit_ && !(wait_for_room && queue_.empty()))) {
             dropped_ += count_lines(lines);
             return;
         }
@@ -468,6 +474,7 @@ public:
             stopping_ = true;
         }
         cv_.notify_one();
+        room_.notify_all();
         thread_.join();
     }
 
@@ -515,6 +522,7 @@ private:
                 lock.lock();
                 std::string batch;
                 batch.swap(queue_);
+                room_.notify_all();
                 lock.unlock();
                 uint64_t dropped = 0;
                 const size_t sent = transport_->send(batch, error, dropped);
@@ -564,6 +572,7 @@ private:
                 cv_.wait_for(lock, kPoll / 10);
             }
             healthy_ = ok;
+            room_.notify_all();  // a producer waiting for room stops waiting for a failing sink
         }
         // Whatever could not be written, or is not known delivered, by the
         // deadline is lost: count it.
@@ -584,6 +593,7 @@ private:
     std::unique_ptr<Transport> transport_;
     mutable std::mutex mutex_;
     std::condition_variable cv_;
+    std::condition_variable room_;  // the queue was taken, or the sink failed
     std::string queue_;
     bool stopping_ = false;
     Clock::time_point deadline_;
@@ -604,12 +614,12 @@ SinkSet::SinkSet(const std::vector<SinkConfig> &configs, const std::string &host
 
 SinkSet::~SinkSet() { close(std::chrono::milliseconds(0)); }
 
-void SinkSet::write(const std::string &lines)
+void SinkSet::write(const std::string &lines, bool wait_for_room)
 {
     if (lines.empty())
         return;
     for (auto &w : writers_)
-        w->enqueue(lines);
+        w->enqueue(lines, wait_for_room);
 }
 
 void SinkSet::close(std::chrono::milliseconds timeout)

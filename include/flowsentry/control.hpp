@@ -57,6 +57,9 @@ private:
     size_t drain_ring(rte_ring *ring, Take &&take);
     // A document in packet-time order: Telnet control, then the detections.
     void deliver(const EventRecord &rec);
+    // buffer_ to the sinks (and cleared); _if_full: once it holds a chunk.
+    void write_out();
+    void write_out_if_full();
     // A source first heard of from one worker: ask every other worker for
     // what it holds of it; returns how many were asked.
     Detections::WatchResult watch_elsewhere(const EventRecord &first);

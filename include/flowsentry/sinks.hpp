@@ -47,7 +47,10 @@ public:
     SinkSet &operator=(const SinkSet &) = delete;
 
     // Queues lines (each ending in '\n') on every sink; never blocks on I/O.
-    void write(const std::string &lines);
+    // A sink whose queue has no room drops them (counted), unless
+    // `wait_for_room` (a replay: no line rate to keep up with) and the sink
+    // is healthy: then this waits until its writer has taken the queue.
+    void write(const std::string &lines, bool wait_for_room = false);
 
     // Waits up to `timeout` for every queue to drain, then stops the
     // writers; what is still queued is counted in lines_dropped.

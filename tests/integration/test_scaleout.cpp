@@ -270,6 +270,51 @@ TEST(ScanWave, EveryAcceptedConnectionAndEveryScannerIsReported)
     EXPECT_EQ(document_sets.size(), 1u);
 }
 
+TEST(ReplayOutput, ASinkQueueSmallerThanTheOutputLosesNothing)
+{
+    // A replay writes faster than any sink: it waits for the sink's queue
+    // rather than drop. The end of a replay releases the whole reorder heap
+    // at once, which with the shipped signature pack is tens of megabytes:
+    // it reached a sink as one piece, bigger than the default 64 MiB queue,
+    // and was dropped whole (65,536 documents of a 20,000-session replay).
+    // Here a 64 KiB queue makes a small capture show the same.
+    TempDir tmp;
+    const fs::path capture = tmp.path() / "telnet.pcap";
+    std::string out;
+    ASSERT_EQ(run_command("/usr/bin/python3 " + shell_quote((source_root() / "scripts" / "gen-traffic").string()) +
+                              " telnet-heavy " + shell_quote(capture.string()) + " --flows 1000 2>&1",
+                          &out),
+              0)
+        << out;
+    rapidjson::Document truth = parse_json(read_file(capture.string() + ".json"));
+    const fs::path ndjson = tmp.path() / "out.ndjson";
+    const fs::path conf = tmp.path() / "small-queue.yaml";
+    write_text(conf, "workers: 1\ntelnet:\n  signature_packs: [" +
+                         (source_root() / "conf" / "signatures" / "telnet.yaml").string() +
+                         "]\nsinks:\n  - type: file\n    path: " + ndjson.string() + "\n    queue_bytes: 65536\n");
+    const int status = run_command(shell_quote(binary()) + " --pcap " + shell_quote(capture.string()) + " -c " +
+                                       shell_quote(conf.string()) + " --stats-json " +
+                                       shell_quote((tmp.path() / "stats.json").string()) + " 2>&1",
+                                   &out);
+    EXPECT_EQ(status, 0) << out;
+    EXPECT_EQ(out.find("output lost"), std::string::npos) << out;
+    size_t accepted = 0, telnet_alerts = 0, lines = 0;
+    for_each_json_line(read_file(ndjson), [&](const rapidjson::Document &d) {
+        ++lines;
+        accepted += str(d, "event", "action") == "connection-accepted";
+        // Port 23, and the 2323 sessions of the capture as Telnet elsewhere.
+        const std::string rule = str(d, "rule", "name");
+        telnet_alerts += rule == "Accepted Default Telnet Port Connection" || rule == "Telnet on Non-Standard Port";
+    });
+    EXPECT_EQ(accepted, truth["accepted"].GetUint());
+    EXPECT_EQ(telnet_alerts, truth["telnet_accepted"].GetUint());
+    const rapidjson::Document stats = parse_json(read_file(tmp.path() / "stats.json"));
+    ASSERT_TRUE(stats.HasMember("outputs")) << read_file(tmp.path() / "stats.json");
+    EXPECT_EQ(stats["outputs"][0]["dropped"].GetUint64(), 0u);
+    EXPECT_EQ(stats["outputs"][0]["lines"].GetUint64(), lines);
+    EXPECT_GT(lines, 10000u);  // far more than the queue holds
+}
+
 TEST(ScanWave, ControlWorkGoesOnUnderALiveWave)
 {
     // A wave looping at the workers' full rate: Mirai-marked SYNs from

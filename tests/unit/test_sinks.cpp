@@ -339,6 +339,48 @@ TEST(Sinks, FullQueueDropsAndCountsWholeBatches)
     EXPECT_EQ(st[0].lines_dropped + st[0].queued_bytes / doc_line(0).size(), 70u);
 }
 
+TEST(Sinks, AReplayWaitsForRoomAndLosesNothing)
+{
+    // The queue holds a few batches; writing many more than that as fast as
+    // possible drops unless the writer waits for room (a replay does), and
+    // then every line arrives in order. One batch bigger than the whole
+    // queue is taken once the queue is empty.
+    TempDir tmp;
+    SinkConfig c = file_sink(tmp / "out.ndjson");
+    c.queue_bytes = 4096;
+    SinkSet sinks({c}, "sensor-1");
+    std::string expected;
+    for (int i = 0; i < 200; ++i) {
+        const std::string batch = lines(i * 10, i * 10 + 10);
+        ASSERT_LT(batch.size(), 4096u);
+        sinks.write(batch, true);
+        expected += batch;
+    }
+    const std::string big = lines(2000, 2100);
+    ASSERT_GT(big.size(), 4096u);
+    sinks.write(big, true);
+    expected += big;
+    sinks.close();
+    EXPECT_EQ(read_file(tmp / "out.ndjson"), expected);
+    const auto st = sinks.status();
+    EXPECT_EQ(st[0].lines_written, 2100u);
+    EXPECT_EQ(st[0].lines_dropped, 0u);
+}
+
+TEST(Sinks, AReplayDoesNotWaitForAFailingSink)
+{
+    // /dev/full fails every write: waiting for it would never end.
+    SinkConfig c = file_sink("/dev/full");
+    c.queue_bytes = 4096;
+    SinkSet sinks({c}, "sensor-1");
+    for (int i = 0; i < 50; ++i)
+        sinks.write(lines(0, 10), true);
+    sinks.close(std::chrono::milliseconds(100));
+    const auto st = sinks.status();
+    EXPECT_EQ(st[0].lines_written, 0u);
+    EXPECT_EQ(st[0].lines_dropped, 500u);
+}
+
 // ------------------------------------------------------------ syslog
 
 struct Socket {
