@@ -3,7 +3,9 @@
 # on the same net_pcap port looping over the same capture (infinite_rx=1),
 # run alternately RUNS times; prints the median Mpps of each, their ratio,
 # flowsentry's cycles per packet (its own TSC counters), the payload it
-# scanned and the peak memory of both, for a person and as one JSON line
+# scanned, what it lost (documents and attempt records the rings had no room
+# for, lines a sink dropped: a fast run that loses them is not fast) and the
+# peak memory of both, for a person and as one JSON line
 # (also appended to $BENCH_JSON if set; scripts/plot-performance.py reads it).
 #
 #   scripts/bench.sh PROFILE [SECONDS] [RUNS] [FLOWS]
@@ -167,8 +169,11 @@ ws = s["workers"]
 total = lambda k: sum(w[k] for w in ws)
 rx = total("worker.rx_packets")
 scanned = total("worker.inspect_bytes_to_server") + total("worker.inspect_bytes_to_client")
+# What a looping run lost: documents and attempt records the rings had no
+# room for, and lines a sink dropped. A fast run that loses them is not fast.
+lost = total("worker.document_drops") + total("worker.scan_record_drops") + sum(o["dropped"] for o in s["outputs"])
 print(rx / s["run_seconds"] / 1e6, total("worker.busy_cycles") / max(rx, 1),
-      scanned * 8 / s["run_seconds"] / 1e9 / len(ws), int(open(sys.argv[2]).read().split()[-1]) // 1024)
+      scanned * 8 / s["run_seconds"] / 1e9 / len(ws), int(open(sys.argv[2]).read().split()[-1]) // 1024, lost)
 PY
 }
 
@@ -176,15 +181,15 @@ baseline=${BENCH_BASELINE:-}
 if [ -n "$baseline" ]; then
     [ -x "$baseline/flowsentry" ] || { echo "bench.sh: no flowsentry binary in $baseline" >&2; exit 2; }
 fi
-tp=() fs=() cpp=() scan=() rss=() tprss=() base=() basecpp=()
+tp=() fs=() cpp=() scan=() rss=() tprss=() base=() basecpp=() lost=()
 for i in $(seq "$runs"); do
     read -r mpps mem < <(run_testpmd) || exit 1
     tp+=("$mpps"); tprss+=("$mem")
-    read -r mpps cycles gbps mem < <(run_flowsentry "$build") || exit 1
-    fs+=("$mpps"); cpp+=("$cycles"); scan+=("$gbps"); rss+=("$mem")
-    line="run $i: testpmd ${tp[-1]} Mpps, flowsentry $mpps Mpps, $cycles cycles/packet, ${mem} MiB"
+    read -r mpps cycles gbps mem dropped < <(run_flowsentry "$build") || exit 1
+    fs+=("$mpps"); cpp+=("$cycles"); scan+=("$gbps"); rss+=("$mem"); lost+=("$dropped")
+    line="run $i: testpmd ${tp[-1]} Mpps, flowsentry $mpps Mpps, $cycles cycles/packet, ${mem} MiB, $dropped lost"
     if [ -n "$baseline" ]; then
-        read -r mpps cycles _ _ < <(run_flowsentry "$baseline") || exit 1
+        read -r mpps cycles _ _ _ < <(run_flowsentry "$baseline") || exit 1
         base+=("$mpps"); basecpp+=("$cycles")
         line+=", baseline $mpps Mpps, $cycles cycles/packet"
     fi
@@ -192,10 +197,12 @@ for i in $(seq "$runs"); do
 done
 
 /usr/bin/python3 - "$profile" "$frames" "$payload_bytes" "$seconds" "$workers" "$flows" "$config" "$capture" \
-    "${tp[*]}" "${fs[*]}" "${cpp[*]}" "${scan[*]}" "${rss[*]}" "${tprss[*]}" "$baseline" "${base[*]}" "${basecpp[*]}" <<'PY'
+    "${tp[*]}" "${fs[*]}" "${cpp[*]}" "${scan[*]}" "${rss[*]}" "${tprss[*]}" "$baseline" "${base[*]}" "${basecpp[*]}" \
+    "${lost[*]}" <<'PY'
 import json, os, statistics, subprocess, sys, time
 profile, frames, payload, seconds, workers, flows, config, capture = sys.argv[1:9]
 baseline, base, basecpp = sys.argv[15], [float(x) for x in sys.argv[16].split()], [float(x) for x in sys.argv[17].split()]
+lost = [int(x) for x in sys.argv[18].split()]
 frames, payload, seconds, workers = int(frames), int(payload), int(seconds), int(workers)
 tp, fs, cpp, scan, rss, tprss = ([float(x) for x in a.split()] for a in sys.argv[9:15])
 med = statistics.median
@@ -212,7 +219,9 @@ r = {"profile": os.path.basename(profile), "flows": json.load(open(truth))["flow
      "scanned_gbps_per_worker": round(med(scan), 3),
      "payload_gbps_per_worker": round(med(fs) * 1e6 * payload / frames * 8 / 1e9 / workers, 3),
      "peak_rss_mib": max(rss), "testpmd_peak_rss_mib": max(tprss),
-     "testpmd_runs": tp, "flowsentry_runs": [round(x, 3) for x in fs]}
+     "testpmd_runs": tp, "flowsentry_runs": [round(x, 3) for x in fs],
+     # documents, attempt records and output lines lost, the worst run
+     "lost_max": max(lost)}
 if baseline:
     r.update({"baseline": baseline, "baseline_mpps": round(med(base), 3),
               "baseline_ratio": round(med(base) / med(tp), 3) if med(tp) else None,
@@ -220,7 +229,8 @@ if baseline:
 print(f"{r['profile']}, {workers} worker(s): flowsentry {r['flowsentry_mpps']} Mpps, testpmd rxonly "
       f"{r['testpmd_rxonly_mpps']} Mpps, ratio {r['ratio']}, {r['cycles_per_packet']} cycles/packet, "
       f"{r['scanned_gbps_per_worker']} Gbit/s scanned per worker, peak RSS {r['peak_rss_mib']} MiB "
-      f"(testpmd {r['testpmd_peak_rss_mib']} MiB), median of {r['runs']} runs of {seconds} s")
+      f"(testpmd {r['testpmd_peak_rss_mib']} MiB), median of {r['runs']} runs of {seconds} s, "
+      f"{r['lost_max']} documents or lines lost in the worst run")
 if baseline:
     print(f"baseline {baseline}: {r['baseline_mpps']} Mpps, ratio {r['baseline_ratio']}, "
           f"{r['baseline_cycles_per_packet']} cycles/packet")
