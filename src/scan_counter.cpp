@@ -1,6 +1,8 @@
 // Scan counting on the worker (see scan_counter.hpp).
 #include "flowsentry/scan_counter.hpp"
 
+#include <netinet/in.h>
+
 #include <cstddef>
 #include <cstring>
 #include <stdexcept>
@@ -67,6 +69,30 @@ ScanCounter::ScanCounter(uint32_t capacity, uint64_t window_ns, uint32_t hot_at,
 
 ScanCounter::~ScanCounter() { rte_free(sources_); }
 
+void fill_held_attempt(EventRecord &rec, const ScanSourceKey &source, const ScanHandover &h, uint16_t worker_id)
+{
+    std::memset(&rec, 0, sizeof rec);
+    rec.type = EventType::attempt;
+    rec.time_ns = rec.start_ns = h.time_ns;
+    rec.ip_version = source.ip_version;
+    rec.l4_proto = IPPROTO_TCP;
+    std::memcpy(rec.client_addr, source.addr, sizeof rec.client_addr);
+    if (h.server != nullptr)
+        std::memcpy(rec.server_addr, h.server, sizeof rec.server_addr);
+    rec.client_port = h.client_port;
+    rec.server_port = h.server_port;
+    rec.worker_id = worker_id;
+}
+
+void record_handover(EventRecord &rec, const ScanHandover &h)
+{
+    rec.attempt_phase = h.kind == ScanHandover::Kind::opened   ? AttemptPhase::opened
+                        : h.kind == ScanHandover::Kind::failed ? AttemptPhase::failed
+                                                               : AttemptPhase::watched;
+    rec.outcome = static_cast<uint8_t>(h.outcome);
+    rec.count = h.count;
+}
+
 ScanCounter::Source *ScanCounter::find(const ScanSourceKey &key)
 {
     Source *bucket = sources_ + size_t(source_hash(key) & bucket_mask_) * kWays;
@@ -94,21 +120,25 @@ ScanCounter::Source &ScanCounter::find_or_add(const ScanSourceKey &key, uint64_t
     }
     if (victim->last_ns != 0)
         counters_.sources_evicted.add();
-    std::memset(victim, 0, sizeof *victim);
     std::memcpy(victim->addr, key.addr, sizeof key.addr);
     victim->ip_version = key.ip_version;
     // Packet time 0 would read as a free way.
-    victim->last_ns = now_ns != 0 ? now_ns : 1;
+    start_over(*victim, now_ns != 0 ? now_ns : 1);
     return *victim;
+}
+
+void ScanCounter::start_over(Source &s, uint64_t last_ns)
+{
+    // Everything from `hot` on is what the source did; before it, who it is.
+    std::memset(&s.hot, 0, sizeof(Source) - offsetof(Source, hot));
+    s.last_ns = last_ns;
 }
 
 void ScanCounter::age(Source &s, uint64_t now_ns)
 {
     if (now_ns > s.last_ns + window_ns_) {
         // Quiet for a whole window: nothing it did still counts.
-        const uint64_t last = s.last_ns;
-        std::memset(&s.hot, 0, sizeof(Source) - offsetof(Source, hot));
-        s.last_ns = last;
+        start_over(s, s.last_ns);
         return;
     }
     unsigned kept = 0;

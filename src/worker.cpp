@@ -543,28 +543,11 @@ void Worker::hand_over_attempt(const Flow *flow, const FlowKey *key, const ScanS
         return;
     }
     EventRecord rec;
-    if (h.current && flow != nullptr) {
+    if (h.current && flow != nullptr)
         fill_record(rec, EventType::attempt, *flow, *key, h.time_ns);
-    } else {
-        // Held here since its SYN: addresses, ports and time are what the
-        // scan detection needs of it.
-        std::memset(&rec, 0, sizeof rec);
-        rec.type = EventType::attempt;
-        rec.time_ns = rec.start_ns = h.time_ns;
-        rec.ip_version = source.ip_version;
-        rec.l4_proto = IPPROTO_TCP;
-        std::memcpy(rec.client_addr, source.addr, sizeof rec.client_addr);
-        if (h.server != nullptr)
-            std::memcpy(rec.server_addr, h.server, sizeof rec.server_addr);
-        rec.client_port = h.client_port;
-        rec.server_port = h.server_port;
-        rec.worker_id = id_;
-    }
-    rec.attempt_phase = h.kind == ScanHandover::Kind::opened   ? AttemptPhase::opened
-                        : h.kind == ScanHandover::Kind::failed ? AttemptPhase::failed
-                                                               : AttemptPhase::watched;
-    rec.outcome = static_cast<uint8_t>(h.outcome);
-    rec.count = h.count;
+    else
+        fill_held_attempt(rec, source, h, id_);
+    record_handover(rec, h);
     emit_scan(rec);
 }
 

@@ -32,6 +32,7 @@
 #include <cstdint>
 
 #include "flowsentry/counters.hpp"
+#include "flowsentry/event_record.hpp"
 #include "flowsentry/tcp_handshake.hpp"
 
 namespace flowsentry {
@@ -68,6 +69,13 @@ struct ScanSourceKey {
     uint8_t ip_version;
     uint8_t pad[3];
 };
+
+// A hand-over as the attempt record the scan detection takes. A held
+// attempt (not `current`) is described whole: addresses, ports and time,
+// all the detection needs of it. A current one's record is the caller's,
+// from its flow; either way record_handover adds what the hand-over says.
+void fill_held_attempt(EventRecord &rec, const ScanSourceKey &source, const ScanHandover &h, uint16_t worker_id);
+void record_handover(EventRecord &rec, const ScanHandover &h);
 
 // A watch request: the source, and the packet time of the attempt that made
 // it hot elsewhere. A worker that lags behind (or has seen no packet yet)
@@ -117,9 +125,11 @@ private:
         uint32_t count;    // SYNs to it
     };
     struct alignas(64) Source {
+        // Who it is (start_over keeps these and last_ns)...
         uint8_t addr[16];
         uint64_t last_ns;   // last attempt; 0: free way
         uint8_t ip_version;
+        // ...and what it did.
         uint8_t hot;
         uint8_t held;       // entries of `attempts` in use
         uint8_t pad;
@@ -130,6 +140,8 @@ private:
 
     Source *find(const ScanSourceKey &key);
     Source &find_or_add(const ScanSourceKey &key, uint64_t now_ns);
+    // The source as if first seen at `last_ns`: its identity kept, nothing counted.
+    static void start_over(Source &s, uint64_t last_ns);
     // Cold again once quiet for a window; held servers past the window go.
     void age(Source &s, uint64_t now_ns);
     void hand_over_held(Source &s, ScanHandoverSink &sink);

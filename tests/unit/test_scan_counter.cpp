@@ -223,19 +223,11 @@ std::vector<std::string> scan_alerts(const std::vector<std::pair<uint32_t, uint3
         uint16_t worker;
         void report(const ScanHandover &h) override
         {
-            EventRecord r{};
-            r.type = EventType::attempt;
-            r.time_ns = r.start_ns = h.time_ns;
-            r.ip_version = 4;
-            std::memcpy(r.client_addr, source.addr, 16);
-            if (h.server != nullptr)
-                std::memcpy(r.server_addr, h.server, 16);
-            r.server_port = 23;
-            r.worker_id = worker;
-            r.count = h.count;
-            r.attempt_phase = h.kind == ScanHandover::Kind::opened   ? AttemptPhase::opened
-                              : h.kind == ScanHandover::Kind::failed ? AttemptPhase::failed
-                                                                     : AttemptPhase::watched;
+            // As the worker makes it; a current attempt's record is its flow's,
+            // which for this test says no more than a held one.
+            EventRecord r;
+            fill_held_attempt(r, source, h, worker);
+            record_handover(r, h);
             ring->push_back(r);
         }
     };
