@@ -240,17 +240,19 @@ public:
         }
         for (addrinfo *ai = res; ai != nullptr; ai = ai->ai_next) {
             fd_ = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+            if (fd_ >= 0 && stream()) {
+                // A receiver that stops reading, or a host that never answers
+                // the SYN, must not hold the writer (and the exit) for
+                // minutes: a send or a connect (Linux applies SO_SNDTIMEO to
+                // both) that waits this long comes back, and is retried.
+                timeval tv{1, 0};
+                setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+            }
             if (fd_ >= 0 && connect(fd_, ai->ai_addr, ai->ai_addrlen) == 0)
                 break;
             failed(error);
         }
         freeaddrinfo(res);
-        if (fd_ >= 0 && stream()) {
-            // A receiver that stops reading must not hold the writer (and the
-            // exit) forever: a send that waits this long comes back.
-            timeval tv{1, 0};
-            setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        }
         return fd_ >= 0;
     }
 

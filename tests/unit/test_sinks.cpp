@@ -666,6 +666,35 @@ TEST(SyslogSink, ReceiverDownAtStartIsRetriedNotFatal)
         EXPECT_EQ(check_rfc5424(receive(rx.fd), 134, "event") + "\n", doc_line(i));
 }
 
+TEST(SyslogSink, TcpReceiverThatNeverAnswersTheSynDoesNotHoldTheWriter)
+{
+    // A listener that never accepts, its accept queue full: the kernel drops
+    // further SYNs, and a connect would wait for minutes of SYN retries.
+    Socket listener;
+    listener.fd = loopback_socket(SOCK_STREAM);
+    ASSERT_GE(listener.fd, 0);
+    ASSERT_EQ(listen(listener.fd, 0), 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons(bound_port(listener.fd));
+    std::vector<Socket> fillers(4);
+    for (Socket &f : fillers) {
+        f.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(f.fd, reinterpret_cast<sockaddr *>(&to), sizeof to);
+    }
+    const auto started = std::chrono::steady_clock::now();
+    {
+        SinkSet sinks({syslog_sink(SyslogTransport::tcp, "127.0.0.1:" + std::to_string(bound_port(listener.fd)))},
+                      "sensor-1");
+        EXPECT_FALSE(sinks.status()[0].healthy);
+        sinks.write(lines(0, 3));
+        sinks.close(std::chrono::milliseconds(500));
+        EXPECT_EQ(sinks.status()[0].lines_dropped, 3u);
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+}
+
 // A slow or dead sink must not hold back the others.
 TEST(Sinks, OneFailingSinkDoesNotHoldBackAnother)
 {
