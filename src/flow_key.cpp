@@ -4,14 +4,14 @@
 namespace flowsentry {
 
 uint32_t flow_spread_hash(const DecodedPacket &pkt) {
-    FlowKey key;
+    uint64_t w[6];
     bool sender_is_lo;
-    make_flow_key(pkt, key, sender_is_lo);
+    flow_key_words(pkt, w, sender_is_lo);
     // Two endpoints with the same address differ only by port; with ports
-    // gone they are one, whichever order make_flow_key chose.
-    key.port_lo = 0;
-    key.port_hi = 0;
-    return flow_key_hash(key);
+    // (port_lo, port_hi: the low half of word 4) gone they are one,
+    // whichever order flow_key_words chose.
+    w[4] &= ~uint64_t{0xffffffff};
+    return flow_key_words_hash(w, 0);
 }
 
 }  // namespace flowsentry

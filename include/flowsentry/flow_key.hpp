@@ -53,8 +53,8 @@ static_assert(offsetof(FlowKey, port_lo) == 32 && offsetof(FlowKey, port_hi) == 
                   offsetof(FlowKey, vlan) == 36 && offsetof(FlowKey, tunnel_id) == 40 &&
                   offsetof(FlowKey, l4_proto) == 44 && offsetof(FlowKey, ip_version) == 45 &&
                   offsetof(FlowKey, tunnel_type) == 46,
-              "make_flow_key packs FlowKey's fields into words by these offsets");
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "make_flow_key packs little-endian words");
+              "flow_key_words packs FlowKey's fields into words by these offsets");
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "flow_key_words packs little-endian words");
 
 // Symmetric hash of a key's words (the same for both directions by
 // construction): two CRC32-C chains, over words 0, 1, 4 and 2, 3, 5, run
@@ -77,11 +77,9 @@ inline uint32_t flow_key_hash(const FlowKey &key, uint32_t seed = 0)
     return flow_key_words_hash(w, seed);
 }
 
-// Builds the key of `pkt` and returns its flow_key_hash; `sender_is_lo`
-// tells which side of the key sent it. The key is made in registers, stored
-// once as whole words, and hashed from the registers: never read back from
-// narrower stores just made (a store-forwarding stall per word).
-inline uint32_t make_flow_key(const DecodedPacket &pkt, FlowKey &key, bool &sender_is_lo)
+// The key of `pkt` as its six words, made in registers; `sender_is_lo`
+// tells which side of the key sent it.
+inline void flow_key_words(const DecodedPacket &pkt, uint64_t w[6], bool &sender_is_lo)
 {
     uint64_t src[2], dst[2];
     std::memcpy(src, pkt.src_addr, sizeof src);
@@ -105,13 +103,22 @@ inline uint32_t make_flow_key(const DecodedPacket &pkt, FlowKey &key, bool &send
     const uint64_t port_lo = lo ? pkt.src_port : pkt.dst_port;
     const uint64_t port_hi = lo ? pkt.dst_port : pkt.src_port;
 
-    uint64_t w[6];
     w[0] = lo ? src[0] : dst[0];
     w[1] = lo ? src[1] : dst[1];
     w[2] = lo ? dst[0] : src[0];
     w[3] = lo ? dst[1] : src[1];
     w[4] = port_lo | port_hi << 16 | vlan0 << 32 | vlan1 << 48;
     w[5] = tunnel_id | uint64_t{pkt.l4_proto} << 32 | uint64_t{pkt.ip_version} << 40 | tunnel_type << 48;
+}
+
+// Builds the key of `pkt` and returns its flow_key_hash; `sender_is_lo`
+// tells which side of the key sent it. The key is stored once as whole
+// words and hashed from the registers: never read back from narrower
+// stores just made (a store-forwarding stall per word).
+inline uint32_t make_flow_key(const DecodedPacket &pkt, FlowKey &key, bool &sender_is_lo)
+{
+    uint64_t w[6];
+    flow_key_words(pkt, w, sender_is_lo);
     std::memcpy(&key, w, sizeof w);
     return flow_key_words_hash(w, 0);
 }
