@@ -452,13 +452,15 @@ public:
     void enqueue(const std::string &lines, bool wait_for_room)
     {
         std::unique_lock<std::mutex> lock(mutex_);
+        // Waiting, a piece bigger than the whole queue goes into an empty one.
+        const auto fits = [&] {
+            return queue_.size() + lines.size() <= queue_limit_ || (wait_for_room && queue_.empty());
+        };
         // A healthy writer empties the queue at each pass: waiting for it
         // costs time, never lines. A failing sink is not waited for.
         if (wait_for_room)
-            room_.wait(lock, [&] {
-                return stopping_ || gone_ || !healthy_ || queue_.empty() || queue_.size() + lines.size() <= queue_limit_;
-            });
-        if (stopping_ || gone_ || (queue_.size() + lines.size() > queue_limit_ && !(wait_for_room && queue_.empty()))) {
+            room_.wait(lock, [&] { return stopping_ || gone_ || !healthy_ || fits(); });
+        if (stopping_ || gone_ || !fits()) {
             dropped_ += count_lines(lines);
             return;
         }
