@@ -480,6 +480,14 @@ TEST(StartupErrors, PcapngWithInterfacesOfTwoLinkTypes)
 
 namespace {
 
+// A configuration with the shipped pack, compiled every time (no cache):
+// start-up then has a step before DPDK that takes a while.
+void write_uncached_pack_config(const fs::path &conf)
+{
+    write_text(conf, "telnet:\n  signature_packs: [" + env_or_empty("FLOWSENTRY_SOURCE_ROOT") +
+                         "/conf/signatures/telnet.yaml]\n  signature_cache: off\n");
+}
+
 // Starts flowsentry with `args`, stderr to `err`; its pid.
 pid_t start(const std::vector<std::string> &args, const fs::path &err)
 {
@@ -536,10 +544,7 @@ TEST(StartUp, AStopDuringStartUpIsACleanExitThatRemovesTheRuntimeDirectory)
     TempDir tmp;
     const fs::path err = tmp.path() / "stderr.txt";
     const fs::path conf = tmp.path() / "flowsentry.yaml";
-    // The shipped pack, compiled every time: start-up has a step before DPDK
-    // that takes a while.
-    write_text(conf, "telnet:\n  signature_packs: [" + env_or_empty("FLOWSENTRY_SOURCE_ROOT") +
-                         "/conf/signatures/telnet.yaml]\n  signature_cache: off\n");
+    write_uncached_pack_config(conf);
     const std::vector<std::string> args = {"-c", conf.string(), "--pcap", data("many_flows.pcap"), "-o",
                                            (tmp.path() / "out.ndjson").string()};
 
@@ -571,8 +576,7 @@ TEST(StartUp, ASighupDuringStartUpIsNotTheEndOfTheProcess)
     TempDir tmp;
     const fs::path err = tmp.path() / "stderr.txt", out = tmp.path() / "out.ndjson";
     const fs::path conf = tmp.path() / "flowsentry.yaml";
-    write_text(conf, "telnet:\n  signature_packs: [" + env_or_empty("FLOWSENTRY_SOURCE_ROOT") +
-                         "/conf/signatures/telnet.yaml]\n  signature_cache: off\n");
+    write_uncached_pack_config(conf);
     const pid_t pid = start({"-c", conf.string(), "--pcap", data("many_flows.pcap"), "-o", out.string()}, err);
     // As soon as main() has its first handlers, long before the packs are
     // compiled and the EAL is up.
@@ -592,8 +596,7 @@ TEST(LiveMode, SighupReloadsTheSignaturesAndTheSummaryCountsIt)
     TempDir tmp;
     const fs::path err = tmp.path() / "stderr.txt", stats = tmp.path() / "stats.json";
     const fs::path conf = tmp.path() / "flowsentry.yaml";
-    write_text(conf, "telnet:\n  signature_packs: [" + env_or_empty("FLOWSENTRY_SOURCE_ROOT") +
-                         "/conf/signatures/telnet.yaml]\n  signature_cache: off\n");
+    write_uncached_pack_config(conf);
     const pid_t pid = start({"--no-huge", "--no-pci", "--no-shconf", "-m", "256",
                              "--file-prefix=fs-cli-reload-" + std::to_string(getpid()), "-l", "0-1", "--vdev",
                              "net_null0", "--log-level=warning", "--", "-c", conf.string(), "-o",
