@@ -383,7 +383,8 @@ std::string Control::summary_json() const
         const std::pair<const char *, uint64_t> counts[] = {{"generation", t->generation()},
                                                             {"reloads", t->reloads()},
                                                             {"reload_failures", t->reload_failures()},
-                                                            {"reloads_coalesced", t->reloads_coalesced()}};
+                                                            {"reloads_coalesced", t->reloads_coalesced()},
+                                                            {"windows_evicted", t->windows_evicted()}};
         for (const auto &[k, v] : counts) {
             w.Key(k);
             w.Uint64(v);

@@ -625,4 +625,5 @@ TEST(LiveMode, SighupReloadsTheSignaturesAndTheSummaryCountsIt)
     EXPECT_EQ(d["signatures"]["generation"].GetUint64(), 2u);
     EXPECT_EQ(d["signatures"]["reloads"].GetUint64(), 1u);
     EXPECT_EQ(d["signatures"]["reload_failures"].GetUint64(), 0u);
+    EXPECT_EQ(d["signatures"]["windows_evicted"].GetUint64(), 0u);  // the text line's counter, in the JSON too
 }
