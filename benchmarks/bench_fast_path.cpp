@@ -1,7 +1,10 @@
 // Micro-benchmarks of the fast path, stage by stage, on frames of a real
 // (generated) capture: decode (and decode per encapsulation), flow key + hash, flow-table lookup and
 // insert, handshake step, the whole worker pipeline per packet; and, for
-// the control thread, ECS formatting and Community ID.
+// the control thread, ECS formatting and Community ID. BM_PortPoll measures
+// a real pcap port looping over the capture three ways in one process:
+// receive only (testpmd rxonly's work), the least a connection tracker does,
+// and the worker.
 //
 //   build/benchmarks/bench_fast_path [--benchmark_filter=...] [CAPTURE]
 //
@@ -16,8 +19,14 @@
 #include <string>
 #include <vector>
 
+#include <rte_dev.h>
+#include <rte_byteorder.h>
+#include <rte_cycles.h>
 #include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_hash_crc.h>
 #include <rte_malloc.h>
+#include <rte_prefetch.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
@@ -27,6 +36,7 @@
 #include "flowsentry/ecs_format.hpp"
 #include "flowsentry/flow_key.hpp"
 #include "flowsentry/flow_table.hpp"
+#include "flowsentry/rx_port.hpp"
 #include "flowsentry/rx_spreader.hpp"
 #include "flowsentry/tcp_handshake.hpp"
 #include "flowsentry/worker.hpp"
@@ -40,6 +50,7 @@ namespace {
 using flowsentry_test::Frame;
 
 std::vector<Frame> g_frames;
+std::string g_capture;
 
 // Decoded TCP packets of the capture, for the stages after decode.
 std::vector<DecodedPacket> decoded_tcp()
@@ -297,6 +308,207 @@ void BM_WorkerPoll(benchmark::State &state)
 }
 BENCHMARK(BM_WorkerPoll)->Arg(0)->Arg(1);
 
+// The least a TCP connection tracker does per packet, as the floor the
+// worker is measured against: Ethernet/IPv4/TCP read at fixed offsets (no
+// VLAN, IPv6, options or fragments), one CRC32-C over the
+// direction-independent 5-tuple, and per flow its packets, last time and
+// TCP flags in one cache line (no eviction, timeouts, handshake or
+// detection). Bursts are pipelined like the worker's: hash all and
+// prefetch, then update. Flows are found one of two ways:
+//   direct:  open addressing over the flows themselves: one line per packet;
+//   indexed: open addressing over 4-byte flow numbers, then the flow: two
+//            dependent lines per packet, the reads of flowsentry's table
+//            (bucket, then flow), with the flow's prefetch between them.
+class MinimalTracker {
+public:
+    MinimalTracker(uint32_t capacity, bool indexed) : indexed_(indexed)
+    {
+        slots_ = 1;
+        while (slots_ < capacity)
+            slots_ <<= 1;
+        flows_ = static_cast<Slot *>(rte_zmalloc("minimal_tracker", sizeof(Slot) * uint64_t{slots_}, 64));
+        if (indexed)
+            index_ = static_cast<uint32_t *>(rte_zmalloc("minimal_index", sizeof(uint32_t) * uint64_t{slots_}, 64));
+        if (flows_ == nullptr || (indexed && index_ == nullptr))
+            throw std::runtime_error("minimal tracker: out of DPDK memory");
+    }
+    ~MinimalTracker()
+    {
+        rte_free(flows_);
+        rte_free(index_);
+    }
+    MinimalTracker(const MinimalTracker &) = delete;
+    MinimalTracker &operator=(const MinimalTracker &) = delete;
+
+    void track(rte_mbuf *const *pkts, uint16_t n)
+    {
+        struct Ref {
+            uint64_t lo, hi;
+            uint32_t hash;
+            uint8_t flags;
+            bool tcp;
+        } refs[64];
+        for (uint16_t i = 0; i < n; ++i) {
+            const uint8_t *p = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
+            Ref &r = refs[i];
+            r.tcp = pkts[i]->data_len >= 54 && p[12] == 0x08 && p[13] == 0x00 && p[14] == 0x45 && p[23] == 6;
+            if (!r.tcp)
+                continue;
+            uint32_t src, dst;
+            uint16_t sport, dport;
+            std::memcpy(&src, p + 26, 4);
+            std::memcpy(&dst, p + 30, 4);
+            std::memcpy(&sport, p + 34, 2);
+            std::memcpy(&dport, p + 36, 2);
+            const uint64_t a = uint64_t{src} << 16 | sport, b = uint64_t{dst} << 16 | dport;
+            r.lo = a < b ? a : b;
+            r.hi = a < b ? b : a;
+            r.hash = rte_hash_crc_8byte(r.hi, rte_hash_crc_8byte(r.lo, 6));
+            r.flags = p[47];
+            if (indexed_)
+                rte_prefetch0(&index_[r.hash & (slots_ - 1)]);
+            else
+                rte_prefetch0(&flows_[r.hash & (slots_ - 1)]);
+        }
+        if (indexed_)
+            for (uint16_t i = 0; i < n; ++i)
+                if (refs[i].tcp && index_[refs[i].hash & (slots_ - 1)] != 0)
+                    rte_prefetch0(&flows_[index_[refs[i].hash & (slots_ - 1)] - 1]);
+        const uint64_t now = rte_rdtsc();
+        for (uint16_t i = 0; i < n; ++i) {
+            const Ref &r = refs[i];
+            if (!r.tcp) {
+                ++others_;
+                continue;
+            }
+            Slot &s = indexed_ ? indexed_slot(r.lo, r.hi, r.hash) : direct_slot(r.lo, r.hi, r.hash);
+            ++s.packets;
+            s.last_tsc = now;
+            s.flags |= r.flags;
+        }
+    }
+    uint64_t flows() const { return flows_used_; }
+    uint64_t others() const { return others_; }
+
+private:
+    struct alignas(64) Slot {
+        uint64_t lo, hi;
+        uint64_t packets;
+        uint64_t last_tsc;
+        uint8_t flags;
+    };
+    static bool holds(const Slot &s, uint64_t lo, uint64_t hi) { return s.lo == lo && s.hi == hi; }
+
+    Slot &direct_slot(uint64_t lo, uint64_t hi, uint32_t hash)
+    {
+        uint32_t at = hash & (slots_ - 1);
+        while (flows_[at].packets != 0 && !holds(flows_[at], lo, hi))
+            at = (at + 1) & (slots_ - 1);
+        if (flows_[at].packets == 0)
+            ++flows_used_;
+        flows_[at].lo = lo;
+        flows_[at].hi = hi;
+        return flows_[at];
+    }
+    Slot &indexed_slot(uint64_t lo, uint64_t hi, uint32_t hash)
+    {
+        uint32_t at = hash & (slots_ - 1);
+        while (index_[at] != 0 && !holds(flows_[index_[at] - 1], lo, hi))
+            at = (at + 1) & (slots_ - 1);
+        if (index_[at] == 0) {
+            index_[at] = static_cast<uint32_t>(++flows_used_);
+            flows_[flows_used_ - 1].lo = lo;
+            flows_[flows_used_ - 1].hi = hi;
+        }
+        return flows_[index_[at] - 1];
+    }
+
+    const bool indexed_;
+    Slot *flows_ = nullptr;
+    uint32_t *index_ = nullptr;
+    uint32_t slots_;
+    uint64_t flows_used_ = 0, others_ = 0;
+};
+
+// A pcap port looping over the capture (infinite_rx=1), set up by
+// flowsentry's own setup_rx_ports, once for every BM_PortPoll.
+uint16_t bench_port()
+{
+    static int port = -1;
+    if (port >= 0)
+        return static_cast<uint16_t>(port);
+    const std::string devargs = "net_pcap_bench,rx_pcap=" + g_capture + ",infinite_rx=1";
+    if (rte_dev_probe(devargs.c_str()) != 0)
+        throw std::runtime_error("cannot create the pcap port on " + g_capture);
+    Config config;
+    config.mempool_mbufs = static_cast<uint32_t>(g_frames.size()) + 16384;
+    config.link_up_timeout_s = 0;
+    static std::vector<rte_mempool *> pools;
+    const std::vector<RxPort> ports = setup_rx_ports(config, pools);
+    port = ports.at(0).port_id;
+    return static_cast<uint16_t>(port);
+}
+
+// Per packet on a real pcap port looping over the capture, in bursts of 32
+// received and freed: Arg 0 receive only (what testpmd --forward-mode=rxonly
+// does), Arg 1 the MinimalTracker over each burst (Arg 3: indexed), Arg 2 the worker's
+// receive_burst (Worker::poll's work; its expiry step between polls is left
+// out, as in BM_WorkerPoll).
+// The tables are sized like scripts/bench.sh's (twice the capture's frames,
+// at least 131072), so one run gives the ratios to receive only.
+void BM_PortPoll(benchmark::State &state)
+{
+    constexpr uint16_t kBurst = 32;
+    uint16_t port;
+    try {
+        port = bench_port();
+    } catch (const std::exception &e) {
+        state.SkipWithError(e.what());
+        return;
+    }
+    const uint32_t capacity = std::max<uint32_t>(131072, 2 * static_cast<uint32_t>(g_frames.size()));
+    Config config;
+    config.flow_table.capacity = capacity;
+    config.alert_ring_size = 1 << 16;
+    const WorkerSettings settings = make_worker_settings(config);
+    static uint16_t next_id = 400;
+    std::unique_ptr<Worker> worker;
+    std::unique_ptr<MinimalTracker> tracker;
+    if (state.range(0) == 1 || state.range(0) == 3)
+        tracker = std::make_unique<MinimalTracker>(capacity, state.range(0) == 3);
+    if (state.range(0) == 2)
+        worker = std::make_unique<Worker>(next_id++, config, settings, 0);
+    const RxQueue queue{port, 0, false};
+    rte_mbuf *burst[kBurst];
+    EventRecord drained[256];
+    uint64_t packets = 0, cycles = 0;
+    for (auto _ : state) {
+        const uint16_t n = rte_eth_rx_burst(port, 0, burst, kBurst);
+        const uint64_t start = rte_rdtsc();
+        if (tracker)
+            tracker->track(burst, n);
+        if (worker)
+            worker->receive_burst(burst, n, queue);
+        rte_pktmbuf_free_bulk(burst, n);
+        cycles += rte_rdtsc() - start;
+        packets += n;
+        if (worker)
+            while (rte_ring_sc_dequeue_burst_elem(worker->events(), drained, sizeof(EventRecord), 256, nullptr))
+                ;
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(packets));
+    // After the receive, as the worker's busy_cycles (scripts/bench.sh's
+    // cycles/packet) count them.
+    state.counters["cycles_per_packet"] = static_cast<double>(cycles) / static_cast<double>(std::max<uint64_t>(packets, 1));
+    static const char *const kLabels[] = {"receive only", "minimal tracker", "worker", "minimal tracker, indexed"};
+    state.SetLabel(kLabels[state.range(0)]);
+    if (tracker)
+        state.counters["flows"] = static_cast<double>(tracker->flows());
+    if (worker)
+        state.counters["flows"] = static_cast<double>(worker->counters().flows_created.get());
+}
+BENCHMARK(BM_PortPoll)->Arg(0)->Arg(1)->Arg(2)->Arg(3);
+
 // The software spreading path's extra cost per packet: the spreading
 // lcore's decode, flow hash and ring enqueue, and the worker's ring dequeue
 // (both on this thread; across cores add the cache-line transfers).
@@ -388,8 +600,10 @@ int main(int argc, char **argv)
 {
     benchmark::Initialize(&argc, argv);
     const std::string capture = argc > 1 ? argv[1] : "tests/data/many_flows.pcap";
+    g_capture = capture;
 
-    if (!flowsentry_bench::start_eal("bench", "3072"))
+    // BM_PortPoll's pcap port holds every frame of the capture in an mbuf.
+    if (!flowsentry_bench::start_eal("bench", "6144"))
         return 1;
     try {
         g_frames = flowsentry_test::read_frames(capture);
