@@ -451,11 +451,11 @@ uint16_t bench_port()
 
 // Per packet on a real pcap port looping over the capture, in bursts of 32
 // received and freed: Arg 0 receive only (what testpmd --forward-mode=rxonly
-// does), Arg 1 the MinimalTracker over each burst (Arg 3: indexed), Arg 2 the worker's
+// does), Arg 1 the MinimalTracker direct, Arg 3 indexed, Arg 2 the worker's
 // receive_burst (Worker::poll's work; its expiry step between polls is left
-// out, as in BM_WorkerPoll).
-// The tables are sized like scripts/bench.sh's (twice the capture's frames,
-// at least 131072), so one run gives the ratios to receive only.
+// out, as in BM_WorkerPoll). Tables hold twice the capture's frames, at
+// least 131072 (scripts/bench.sh's size for a capture of distinct SYNs); one
+// run gives the ratios to receive only.
 void BM_PortPoll(benchmark::State &state)
 {
     constexpr uint16_t kBurst = 32;
